@@ -1,0 +1,152 @@
+// Package events defines the boot events every stage of a network boot
+// produces, and a hub that records them and fans them out to live
+// subscribers (the control socket's event stream, and so the tray).
+//
+// The hub does not know about storage: it is given a Sink (the SQLite store)
+// so the protocol servers only depend on this small leaf package.
+package events
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Stage names one step of the boot chain. The order of the constants is the
+// order a healthy boot goes through them.
+type Stage string
+
+const (
+	StageDHCP     Stage = "dhcp"     // proxyDHCP offer/ack on port 67
+	StagePXE      Stage = "pxe"      // the firmware's follow-up on port 4011
+	StageTFTP     Stage = "tftp"     // first-stage iPXE firmware fetched
+	StageScript   Stage = "script"   // per-machine iPXE script served
+	StageKernel   Stage = "kernel"   // kernel fetched over HTTP
+	StageInitrd   Stage = "initrd"   // an initrd fetched over HTTP
+	StageIgnition Stage = "ignition" // Ignition config served
+	StageError    Stage = "error"    // something a person should look at
+	StageServer   Stage = "server"   // daemon-level events (paused, address changed)
+)
+
+// Event is one recorded step of one machine's boot.
+type Event struct {
+	ID     int64     `json:"id"`
+	Time   time.Time `json:"time"`
+	MAC    string    `json:"mac"`  // normalized aa:bb:cc:dd:ee:ff; empty for server events
+	IP     string    `json:"ip"`   // the client's address when known
+	Arch   string    `json:"arch"` // e.g. "bios", "efi-x64", "efi-arm64"
+	Stage  Stage     `json:"stage"`
+	Detail string    `json:"detail"`
+}
+
+// Sink persists events. The store implements it.
+type Sink interface {
+	AddEvent(ctx context.Context, e Event) (Event, error)
+}
+
+// Hub records events through a Sink and delivers each stored event to every
+// live subscriber. Slow subscribers lose events rather than slowing a boot.
+type Hub struct {
+	sink Sink
+	log  *slog.Logger
+
+	mu     sync.Mutex
+	subs   map[chan Event]struct{}
+	closed bool
+}
+
+// NewHub returns a hub writing to sink. log receives failures to persist.
+func NewHub(sink Sink, log *slog.Logger) *Hub {
+	return &Hub{sink: sink, log: log, subs: make(map[chan Event]struct{})}
+}
+
+// Record stores e (stamping its time if unset) and publishes it. A storage
+// failure is logged and the event is still published: a boot must never stop
+// because the event log could not be written.
+func (h *Hub) Record(ctx context.Context, e Event) {
+	if e.Time.IsZero() {
+		e.Time = time.Now().UTC()
+	}
+	if h.sink != nil {
+		stored, err := h.sink.AddEvent(ctx, e)
+		if err != nil {
+			h.log.Warn("could not store boot event", "mac", e.MAC, "stage", e.Stage, "err", err)
+		} else {
+			e = stored
+		}
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for ch := range h.subs {
+		select {
+		case ch <- e:
+		default: // subscriber is not keeping up; it will re-sync from the store
+		}
+	}
+}
+
+// Subscribe returns a channel of future events and a function that ends the
+// subscription. The channel is closed when cancel is called or the hub closes.
+func (h *Hub) Subscribe(buffer int) (<-chan Event, func()) {
+	ch := make(chan Event, buffer)
+	h.mu.Lock()
+	if h.closed {
+		close(ch)
+		h.mu.Unlock()
+		return ch, func() {}
+	}
+	h.subs[ch] = struct{}{}
+	h.mu.Unlock()
+	var once sync.Once
+	return ch, func() {
+		once.Do(func() {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			if _, ok := h.subs[ch]; ok {
+				delete(h.subs, ch)
+				close(ch)
+			}
+		})
+	}
+}
+
+// Close ends all subscriptions.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closed = true
+	for ch := range h.subs {
+		delete(h.subs, ch)
+		close(ch)
+	}
+}
+
+// Counters is a set of named monotonic counters (packets ignored and why,
+// transfers refused, ...) shown by `pixie status`. The zero value is not
+// usable; create one with NewCounters.
+type Counters struct {
+	mu sync.Mutex
+	m  map[string]uint64
+}
+
+// NewCounters returns an empty counter set.
+func NewCounters() *Counters { return &Counters{m: make(map[string]uint64)} }
+
+// Inc adds one to the named counter.
+func (c *Counters) Inc(name string) {
+	c.mu.Lock()
+	c.m[name]++
+	c.mu.Unlock()
+}
+
+// Snapshot returns a copy of all counters.
+func (c *Counters) Snapshot() map[string]uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]uint64, len(c.m))
+	for k, v := range c.m {
+		out[k] = v
+	}
+	return out
+}

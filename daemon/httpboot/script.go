@@ -1,0 +1,233 @@
+package httpboot
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"path"
+	"strings"
+	"text/template"
+
+	"github.com/pixie-boot/pixie/daemon/store"
+)
+
+// Request is what one booting machine told us about itself, plus where
+// pixie is reachable, the inputs to every script and config it is given.
+type Request struct {
+	ServerURL string // e.g. http://10.0.0.2:8080, no trailing slash
+	MAC       string // normalized
+	IP        string // client address as seen by the HTTP server
+	UUID      string
+	Arch      string // iPXE ${buildarch}: i386, x86_64, arm64
+	Platform  string // iPXE ${platform}: pcbios, efi
+	Hostname  string // as iPXE reported it (DHCP option 12)
+}
+
+// chainScript is served at /boot.ipxe. It sends iPXE to the per-machine
+// script with everything iPXE knows about the machine. netX is the network
+// device iPXE booted from, so a multi-NIC machine is identified by the card
+// that is actually booting.
+func chainScript(serverURL string) string {
+	return "#!ipxe\n" +
+		"echo pixie: asking " + serverURL + " for this machine's boot script\n" +
+		"chain --autofree " + serverURL + "/ipxe?mac=${netX/mac:hexhyp}&uuid=${uuid}&arch=${buildarch}&platform=${platform}&hostname=${hostname} || goto failed\n" +
+		"exit\n" +
+		":failed\n" +
+		"echo pixie: could not fetch the boot script from " + serverURL + "; retrying in 10 seconds\n" +
+		"sleep 10\n" +
+		"chain --replace --autofree " + serverURL + "/boot.ipxe\n"
+}
+
+// argsData is what kernel-argument templates may use.
+type argsData struct {
+	ServerURL   string
+	IgnitionURL string
+	MAC         string
+	Hostname    string
+	Profile     string
+	Vars        map[string]string
+}
+
+// ignitionURL is the address the booted OS fetches its config from.
+func ignitionURL(r Request) string {
+	return r.ServerURL + "/ignition?mac=" + macParam(r.MAC)
+}
+
+// macParam spells a MAC for URLs with hyphens, which never need escaping.
+func macParam(mac string) string { return strings.ReplaceAll(mac, ":", "-") }
+
+// KernelArgs renders a profile's kernel-argument template for one machine.
+// It does not include the initrd= arguments; BootScript adds those.
+func KernelArgs(plan store.BootPlan, r Request) (string, error) {
+	t, err := template.New("args").Option("missingkey=error").Funcs(store.TemplateFuncs()).Parse(plan.Profile.Args)
+	if err != nil {
+		return "", fmt.Errorf("profile %s: kernel arguments template: %w", plan.Profile.Name, err)
+	}
+	var b bytes.Buffer
+	err = t.Execute(&b, argsData{
+		ServerURL:   r.ServerURL,
+		IgnitionURL: ignitionURL(r),
+		MAC:         r.MAC,
+		Hostname:    hostnameFor(plan, r),
+		Profile:     plan.Profile.Name,
+		Vars:        nonNil(plan.Machine.Vars),
+	})
+	if err != nil {
+		return "", fmt.Errorf("profile %s: kernel arguments: %w", plan.Profile.Name, err)
+	}
+	out := strings.Join(strings.Fields(b.String()), " ")
+	if strings.ContainsAny(out, "\n\r") {
+		return "", fmt.Errorf("profile %s: kernel arguments must stay on one line", plan.Profile.Name)
+	}
+	return out, nil
+}
+
+func hostnameFor(plan store.BootPlan, r Request) string {
+	if plan.Machine.Hostname != "" {
+		return plan.Machine.Hostname
+	}
+	return r.Hostname
+}
+
+func nonNil(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+// assetURL is where iPXE fetches a kernel or initrd. Local assets carry the
+// MAC and the stage so the download can be recorded as a boot event.
+func assetURL(r Request, ref, stage string) string {
+	if strings.HasPrefix(ref, "http://") || strings.HasPrefix(ref, "https://") {
+		return ref
+	}
+	segs := strings.Split(ref, "/")
+	for i, s := range segs {
+		segs[i] = url.PathEscape(s)
+	}
+	return r.ServerURL + "/assets/" + strings.Join(segs, "/") + "?mac=" + macParam(r.MAC) + "&stage=" + stage
+}
+
+// initrdNames gives each initrd a distinct name for iPXE's --name and the
+// kernel's initrd= argument (UEFI kernels find their initramfs by it).
+func initrdNames(refs []string) []string {
+	names := make([]string, len(refs))
+	seen := map[string]bool{}
+	for i, ref := range refs {
+		base := path.Base(strings.SplitN(ref, "?", 2)[0])
+		if base == "" || base == "." || base == "/" || seen[base] || !safeName(base) {
+			base = fmt.Sprintf("initrd%d", i)
+		}
+		seen[base] = true
+		names[i] = base
+	}
+	return names
+}
+
+// safeName keeps iPXE names to characters that mean nothing to its parser.
+func safeName(s string) bool {
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// BootScript renders the per-machine iPXE script that loads the profile's
+// kernel and initrds. If anything fails while iPXE runs it, the machine's
+// console says so and it starts over after retryDelay seconds.
+func BootScript(plan store.BootPlan, r Request, retrySeconds int) (string, error) {
+	args, err := KernelArgs(plan, r)
+	if err != nil {
+		return "", err
+	}
+	names := initrdNames(plan.Profile.Initrds)
+	var initrdArgs []string
+	for _, n := range names {
+		initrdArgs = append(initrdArgs, "initrd="+n)
+	}
+	kernelLine := strings.TrimSpace(strings.Join(append(initrdArgs, args), " "))
+
+	var b strings.Builder
+	b.WriteString("#!ipxe\n")
+	who := "profile " + plan.Profile.Name
+	if plan.Default {
+		who += " (default for machines pixie does not know yet)"
+	}
+	fmt.Fprintf(&b, "echo pixie: booting %s with %s\n", r.MAC, who)
+	fmt.Fprintf(&b, "kernel --name kernel %s %s || goto failed\n", assetURL(r, plan.Profile.Kernel, "kernel"), kernelLine)
+	for i, ref := range plan.Profile.Initrds {
+		fmt.Fprintf(&b, "initrd --name %s %s || goto failed\n", names[i], assetURL(r, ref, "initrd"))
+	}
+	b.WriteString("boot || goto failed\n")
+	b.WriteString(":failed\n")
+	fmt.Fprintf(&b, "echo pixie: loading or starting profile %s failed (see `pixie timeline %s` on the server)\n", plan.Profile.Name, r.MAC)
+	writeRetry(&b, r.ServerURL, retrySeconds)
+	return b.String(), nil
+}
+
+// ErrorScript tells the person at the machine's console what is wrong and
+// how to fix it on the server, then tries again: a missing kernel should not
+// need a trip to the machine once it is fixed.
+func ErrorScript(serverURL string, lines []string, retrySeconds int) string {
+	var b strings.Builder
+	b.WriteString("#!ipxe\n")
+	for _, l := range lines {
+		b.WriteString("echo pixie: " + scriptSafe(l) + "\n")
+	}
+	writeRetry(&b, serverURL, retrySeconds)
+	return b.String()
+}
+
+func writeRetry(b *strings.Builder, serverURL string, retrySeconds int) {
+	fmt.Fprintf(b, "echo pixie: retrying in %d seconds\n", retrySeconds)
+	fmt.Fprintf(b, "sleep %d\n", retrySeconds)
+	fmt.Fprintf(b, "chain --replace --autofree %s/boot.ipxe\n", serverURL)
+}
+
+// scriptSafe strips what iPXE would interpret in an echo line: newlines end
+// the command and ${...} expands settings.
+func scriptSafe(s string) string {
+	s = strings.NewReplacer("\n", " ", "\r", " ", "${", "$ {").Replace(s)
+	return s
+}
+
+// ignitionData is what Ignition config templates may use.
+type ignitionData struct {
+	MAC       string
+	IP        string
+	Hostname  string
+	Profile   string
+	ServerURL string
+	Vars      map[string]string
+}
+
+// RenderIgnition renders the profile's Ignition template for one machine
+// and checks the result is JSON, so a broken config is never served.
+// Templates should insert values with the json function, e.g.
+// "hostname": {{json .Hostname}}, which quotes and escapes them.
+func RenderIgnition(plan store.BootPlan, r Request) ([]byte, error) {
+	t, err := template.New("ignition").Option("missingkey=error").Funcs(store.TemplateFuncs()).Parse(plan.Profile.Ignition)
+	if err != nil {
+		return nil, fmt.Errorf("profile %s: Ignition template: %w", plan.Profile.Name, err)
+	}
+	var b bytes.Buffer
+	err = t.Execute(&b, ignitionData{
+		MAC:       r.MAC,
+		IP:        r.IP,
+		Hostname:  hostnameFor(plan, r),
+		Profile:   plan.Profile.Name,
+		ServerURL: r.ServerURL,
+		Vars:      nonNil(plan.Machine.Vars),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("profile %s: Ignition template: %w", plan.Profile.Name, err)
+	}
+	if !json.Valid(b.Bytes()) {
+		return nil, fmt.Errorf("profile %s: the rendered Ignition config is not valid JSON", plan.Profile.Name)
+	}
+	return b.Bytes(), nil
+}

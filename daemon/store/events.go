@@ -1,0 +1,127 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/pixie-boot/pixie/daemon/events"
+	"github.com/pixie-boot/pixie/daemon/hwaddr"
+)
+
+// AddEvent appends a boot event and returns it with its ID. It keeps the
+// table bounded: every few hundred inserts the oldest events beyond the
+// configured maximum are deleted, newest kept.
+func (s *Store) AddEvent(ctx context.Context, e events.Event) (events.Event, error) {
+	if e.Time.IsZero() {
+		e.Time = time.Now().UTC()
+	}
+	res, err := s.db.ExecContext(ctx, `INSERT INTO events(time, mac, ip, arch, stage, detail) VALUES(?, ?, ?, ?, ?, ?)`,
+		e.Time.UnixNano(), e.MAC, e.IP, e.Arch, string(e.Stage), e.Detail)
+	if err != nil {
+		return e, err
+	}
+	e.ID, _ = res.LastInsertId()
+	if e.ID%s.trimEveryN == 0 {
+		if _, err := s.db.ExecContext(ctx, `DELETE FROM events WHERE id <= ?`, e.ID-s.eventsMax); err != nil {
+			return e, fmt.Errorf("trim old events: %w", err)
+		}
+	}
+	return e, nil
+}
+
+// BootSummary is one MAC's most recent activity, for "recently booted".
+type BootSummary struct {
+	MAC       string       `json:"mac"`
+	Last      events.Event `json:"last"`
+	FirstSeen time.Time    `json:"first_seen"`
+	Known     bool         `json:"known"`
+	Profile   string       `json:"profile"`
+	Hostname  string       `json:"hostname,omitempty"`
+}
+
+// RecentBoots returns the MACs with boot events, newest activity first.
+func (s *Store) RecentBoots(ctx context.Context, limit int) ([]BootSummary, error) {
+	if limit <= 0 || limit > 10000 {
+		limit = 50
+	}
+	def, _ := s.Setting(ctx, SettingDefaultProfile)
+	rows, err := s.db.QueryContext(ctx, `
+		SELECT e.id, e.time, e.mac, e.ip, e.arch, e.stage, e.detail, r.first,
+		       m.mac IS NOT NULL, coalesce(m.profile, ''), coalesce(m.hostname, '')
+		FROM (SELECT mac, max(id) AS last, min(time) AS first FROM events WHERE mac != '' GROUP BY mac) r
+		JOIN events e ON e.id = r.last
+		LEFT JOIN machines m ON m.mac = r.mac
+		ORDER BY e.id DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []BootSummary{}
+	for rows.Next() {
+		var b BootSummary
+		var t, first int64
+		var stage string
+		if err := rows.Scan(&b.Last.ID, &t, &b.Last.MAC, &b.Last.IP, &b.Last.Arch, &stage, &b.Last.Detail, &first,
+			&b.Known, &b.Profile, &b.Hostname); err != nil {
+			return nil, err
+		}
+		b.MAC = b.Last.MAC
+		b.Last.Stage = events.Stage(stage)
+		b.Last.Time = time.Unix(0, t).UTC()
+		b.FirstSeen = time.Unix(0, first).UTC()
+		if b.Profile == "" {
+			b.Profile = def
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+// Timeline returns a MAC's events, oldest first (the newest `limit`).
+func (s *Store) Timeline(ctx context.Context, mac string, limit int) ([]events.Event, error) {
+	norm, err := hwaddr.Parse(mac)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if limit <= 0 || limit > 10000 {
+		limit = 200
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, time, mac, ip, arch, stage, detail FROM
+		(SELECT * FROM events WHERE mac = ? ORDER BY id DESC LIMIT ?) ORDER BY id`, norm, limit)
+	if err != nil {
+		return nil, err
+	}
+	return scanEvents(rows)
+}
+
+// EventsSince returns events with ID greater than after, oldest first, so a
+// live stream can catch up after a reconnect.
+func (s *Store) EventsSince(ctx context.Context, after int64, limit int) ([]events.Event, error) {
+	if limit <= 0 || limit > 10000 {
+		limit = 1000
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT id, time, mac, ip, arch, stage, detail FROM events WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	return scanEvents(rows)
+}
+
+func scanEvents(rows *sql.Rows) ([]events.Event, error) {
+	defer rows.Close()
+	out := []events.Event{}
+	for rows.Next() {
+		var e events.Event
+		var t int64
+		var stage string
+		if err := rows.Scan(&e.ID, &t, &e.MAC, &e.IP, &e.Arch, &stage, &e.Detail); err != nil {
+			return nil, err
+		}
+		e.Time = time.Unix(0, t).UTC()
+		e.Stage = events.Stage(stage)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,187 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/mattn/go-sqlite3"
+
+	"github.com/pixie-boot/pixie/daemon/hwaddr"
+)
+
+// Machine is what pixie knows about one network card's owner: the profile it
+// boots (empty: the default profile), its hostname and free-form variables
+// used when rendering its scripts and Ignition config.
+type Machine struct {
+	MAC       string            `json:"mac"`
+	Profile   string            `json:"profile,omitempty"`
+	Hostname  string            `json:"hostname,omitempty"`
+	Vars      map[string]string `json:"vars,omitempty"`
+	CreatedAt time.Time         `json:"created_at"`
+	UpdatedAt time.Time         `json:"updated_at"`
+}
+
+var (
+	hostnameRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)
+	varNameRE  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+)
+
+// Validate normalizes the MAC and checks the fields.
+func (m *Machine) Validate() error {
+	mac, err := hwaddr.Parse(m.MAC)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	m.MAC = mac
+	if m.Hostname != "" && (len(m.Hostname) > 253 || !hostnameRE.MatchString(m.Hostname)) {
+		return fmt.Errorf("%w: hostname %q: use letters, digits and '-' in dot-separated labels of up to 63 characters", ErrInvalid, m.Hostname)
+	}
+	for k, v := range m.Vars {
+		if !varNameRE.MatchString(k) {
+			return fmt.Errorf("%w: variable name %q: use letters, digits and '_', starting with a letter or '_'", ErrInvalid, k)
+		}
+		if len(v) > 64<<10 {
+			return fmt.Errorf("%w: variable %s is larger than 64 KiB", ErrInvalid, k)
+		}
+	}
+	return nil
+}
+
+const machineCols = `mac, coalesce(profile, ''), hostname, vars, created_at, updated_at`
+
+func scanMachine(row interface{ Scan(...any) error }) (Machine, error) {
+	var m Machine
+	var vars string
+	var created, updated int64
+	if err := row.Scan(&m.MAC, &m.Profile, &m.Hostname, &vars, &created, &updated); err != nil {
+		return m, err
+	}
+	if err := json.Unmarshal([]byte(vars), &m.Vars); err != nil {
+		return m, fmt.Errorf("machine %s: corrupt variables: %w", m.MAC, err)
+	}
+	m.CreatedAt = time.Unix(0, created).UTC()
+	m.UpdatedAt = time.Unix(0, updated).UTC()
+	return m, nil
+}
+
+// Machines lists all machines by MAC.
+func (s *Store) Machines(ctx context.Context) ([]Machine, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+machineCols+` FROM machines ORDER BY mac`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Machine{}
+	for rows.Next() {
+		m, err := scanMachine(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// Machine returns the machine with that MAC (any spelling) or ErrNotFound.
+func (s *Store) Machine(ctx context.Context, mac string) (Machine, error) {
+	norm, err := hwaddr.Parse(mac)
+	if err != nil {
+		return Machine{}, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	m, err := scanMachine(s.db.QueryRowContext(ctx, `SELECT `+machineCols+` FROM machines WHERE mac = ?`, norm))
+	if errors.Is(err, sql.ErrNoRows) {
+		return m, fmt.Errorf("machine %s: %w", norm, ErrNotFound)
+	}
+	return m, err
+}
+
+// PutMachine creates or replaces a machine. A profile that does not exist is
+// refused with ErrInvalid.
+func (s *Store) PutMachine(ctx context.Context, m Machine) (Machine, error) {
+	if err := m.Validate(); err != nil {
+		return m, err
+	}
+	if m.Vars == nil {
+		m.Vars = map[string]string{}
+	}
+	vars, _ := json.Marshal(m.Vars)
+	var profile any
+	if m.Profile != "" {
+		profile = m.Profile
+	}
+	now := time.Now().UnixNano()
+	_, err := s.db.ExecContext(ctx, `INSERT INTO machines(mac, profile, hostname, vars, created_at, updated_at)
+		VALUES(?, ?, ?, ?, ?, ?)
+		ON CONFLICT(mac) DO UPDATE SET profile = excluded.profile, hostname = excluded.hostname,
+			vars = excluded.vars, updated_at = excluded.updated_at`,
+		m.MAC, profile, m.Hostname, string(vars), now, now)
+	if isConstraint(err) {
+		return m, fmt.Errorf("%w: profile %q does not exist (see `pixie profiles list`)", ErrInvalid, m.Profile)
+	}
+	if err != nil {
+		return m, err
+	}
+	return s.Machine(ctx, m.MAC)
+}
+
+// DeleteMachine forgets a machine (its boot events stay in the history).
+func (s *Store) DeleteMachine(ctx context.Context, mac string) error {
+	norm, err := hwaddr.Parse(mac)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	res, err := s.db.ExecContext(ctx, `DELETE FROM machines WHERE mac = ?`, norm)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("machine %s: %w", norm, ErrNotFound)
+	}
+	return nil
+}
+
+// BootPlan is what a booting MAC gets: its machine record (zero if unknown)
+// and the profile to boot.
+type BootPlan struct {
+	Machine Machine
+	Known   bool // pixie has a machine record for this MAC
+	Profile Profile
+	// Default is true when the profile is the default one because the
+	// machine is unknown or has no profile assigned.
+	Default bool
+}
+
+// PlanBoot resolves which profile a MAC boots. An unknown MAC boots the
+// default profile. A profile that vanished is reported as ErrNotFound so the
+// caller can tell the machine's console.
+func (s *Store) PlanBoot(ctx context.Context, mac string) (BootPlan, error) {
+	var plan BootPlan
+	m, err := s.Machine(ctx, mac)
+	switch {
+	case err == nil:
+		plan.Machine, plan.Known = m, true
+	case errors.Is(err, ErrNotFound):
+		plan.Machine.MAC, _ = hwaddr.Parse(mac)
+	default:
+		return plan, err
+	}
+	name := plan.Machine.Profile
+	if name == "" {
+		plan.Default = true
+		if name, err = s.Setting(ctx, SettingDefaultProfile); err != nil {
+			return plan, fmt.Errorf("no default profile is set: %w", err)
+		}
+	}
+	plan.Profile, err = s.Profile(ctx, name)
+	return plan, err
+}
+
+func isConstraint(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && se.Code == sqlite3.ErrConstraint
+}

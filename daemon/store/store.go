@@ -1,0 +1,213 @@
+// Package store is pixie's single source of truth: profiles, machines,
+// settings and boot events in one SQLite database (WAL mode, foreign keys
+// on, schema migrations in code).
+//
+// Every write happens in one transaction, so a failing write leaves the
+// database as it was. Callers get typed errors (ErrNotFound, ErrExists,
+// ErrInUse, ErrInvalid) they can turn into clear messages.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3" // database/sql driver "sqlite3"
+)
+
+// Errors callers can test with errors.Is.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrExists   = errors.New("already exists")
+	ErrInUse    = errors.New("in use")
+	ErrInvalid  = errors.New("invalid")
+)
+
+// DefaultProfileName is the profile a machine pixie has never been told
+// about boots: the guide's "first-time" boot.
+const DefaultProfileName = "first-time"
+
+// Settings keys.
+const (
+	SettingDefaultProfile = "default_profile"
+	SettingPaused         = "paused"
+	SettingEventsMax      = "events_max"
+)
+
+// Store is an open pixie database.
+type Store struct {
+	db *sql.DB
+	// eventsMax bounds the event table; read from settings at open.
+	eventsMax  int64
+	sinceTrim  int64
+	trimEveryN int64
+}
+
+// Open opens (creating if needed) the database at path and brings its schema
+// up to date.
+func Open(ctx context.Context, path string) (*Store, error) {
+	q := url.Values{}
+	q.Set("_foreign_keys", "on")
+	q.Set("_journal_mode", "WAL")
+	q.Set("_busy_timeout", "5000")
+	q.Set("_synchronous", "NORMAL")
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite3", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, err)
+	}
+	s := &Store{db: db, eventsMax: 100000, trimEveryN: 500}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("update database schema in %s: %w", path, err)
+	}
+	if v, err := s.Setting(ctx, SettingEventsMax); err == nil {
+		var n int64
+		if _, err := fmt.Sscan(v, &n); err == nil && n > 0 {
+			s.eventsMax = n
+		}
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// IntegrityCheck runs SQLite's integrity_check and returns its verdict
+// ("ok" when healthy).
+func (s *Store) IntegrityCheck(ctx context.Context) (string, error) {
+	var res string
+	err := s.db.QueryRowContext(ctx, "PRAGMA integrity_check").Scan(&res)
+	return res, err
+}
+
+// migrations are applied in order; PRAGMA user_version records how many ran.
+// Never edit a released migration: append a new one.
+var migrations = []string{
+	`
+CREATE TABLE profiles (
+	name        TEXT PRIMARY KEY,
+	description TEXT NOT NULL DEFAULT '',
+	os          TEXT NOT NULL DEFAULT 'generic',
+	kernel      TEXT NOT NULL DEFAULT '',
+	initrds     TEXT NOT NULL DEFAULT '[]',
+	args        TEXT NOT NULL DEFAULT '',
+	ignition    TEXT NOT NULL DEFAULT '',
+	created_at  INTEGER NOT NULL,
+	updated_at  INTEGER NOT NULL
+);
+CREATE TABLE machines (
+	mac        TEXT PRIMARY KEY,
+	profile    TEXT REFERENCES profiles(name) ON UPDATE CASCADE ON DELETE RESTRICT,
+	hostname   TEXT NOT NULL DEFAULT '',
+	vars       TEXT NOT NULL DEFAULT '{}',
+	created_at INTEGER NOT NULL,
+	updated_at INTEGER NOT NULL
+);
+CREATE TABLE settings (
+	key   TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+);
+CREATE TABLE events (
+	id     INTEGER PRIMARY KEY AUTOINCREMENT,
+	time   INTEGER NOT NULL,
+	mac    TEXT NOT NULL DEFAULT '',
+	ip     TEXT NOT NULL DEFAULT '',
+	arch   TEXT NOT NULL DEFAULT '',
+	stage  TEXT NOT NULL,
+	detail TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX events_mac_id ON events(mac, id);
+`,
+}
+
+// seed is what a brand-new database starts with: the default profile, so a
+// fresh `pixie serve` answers unknown machines at once.
+func (s *Store) seed(ctx context.Context, tx *sql.Tx) error {
+	now := time.Now().UnixNano()
+	_, err := tx.ExecContext(ctx, `INSERT INTO profiles(name, description, os, kernel, initrds, args, ignition, created_at, updated_at)
+		VALUES(?, ?, 'generic', ?, ?, ?, ?, ?, ?)`,
+		DefaultProfileName,
+		"Default profile for machines pixie does not know yet",
+		"first-time/vmlinuz", `["first-time/initrd.img"]`,
+		"console=tty0 console=ttyS0 ignition.firstboot ignition.platform.id=metal ignition.config.url={{.IgnitionURL}}",
+		defaultIgnition, now, now)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO settings(key, value) VALUES(?, ?)`, SettingDefaultProfile, DefaultProfileName)
+	return err
+}
+
+// defaultIgnition sets the hostname, like the guide's first-time config.
+const defaultIgnition = `{
+  "ignition": {"version": "3.4.0"},
+  "storage": {
+    "files": [{
+      "path": "/etc/hostname",
+      "mode": 420,
+      "overwrite": true,
+      "contents": {"source": "data:,first-time"}
+    }]
+  }
+}
+`
+
+func (s *Store) migrate(ctx context.Context) error {
+	var version int
+	if err := s.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return err
+	}
+	if version > len(migrations) {
+		return fmt.Errorf("database schema version %d is newer than this pixie knows (%d): upgrade pixie", version, len(migrations))
+	}
+	for i := version; i < len(migrations); i++ {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %d: %w", i+1, err)
+		}
+		if i == 0 {
+			if err := s.seed(ctx, tx); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("seed: %w", err)
+			}
+		}
+		// PRAGMA takes no parameters; i+1 is our own integer.
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", i+1)); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Setting returns the value of key, or ErrNotFound.
+func (s *Store) Setting(ctx context.Context, key string) (string, error) {
+	var v string
+	err := s.db.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("setting %q: %w", key, ErrNotFound)
+	}
+	return v, err
+}
+
+// SetSetting stores value under key.
+func (s *Store) SetSetting(ctx context.Context, key, value string) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO settings(key, value) VALUES(?, ?)
+		ON CONFLICT(key) DO UPDATE SET value = excluded.value`, key, value)
+	return err
+}
