@@ -1,0 +1,36 @@
+// Package paths knows where pixie keeps things on each operating system:
+// the data directory (database, images, firmware override), the control
+// socket and the group allowed to use it.
+package paths
+
+import "runtime"
+
+// Layout is one operating system's set of locations.
+type Layout struct {
+	DataDir     string // database, assets/, firmware/
+	Socket      string // control socket
+	SocketGroup string // group allowed to use the socket besides root
+	LogDir      string // where the service's logs go (empty: the journal)
+}
+
+// For returns the layout for goos (a runtime.GOOS value).
+func For(goos string) Layout {
+	switch goos {
+	case "darwin":
+		return Layout{
+			DataDir:     "/Library/Application Support/Pixie",
+			Socket:      "/var/run/pixie.sock",
+			SocketGroup: "admin",
+			LogDir:      "/Library/Logs/Pixie",
+		}
+	default:
+		return Layout{
+			DataDir:     "/var/lib/pixie",
+			Socket:      "/run/pixie/pixie.sock",
+			SocketGroup: "pixie",
+		}
+	}
+}
+
+// Default is the layout of the running system.
+func Default() Layout { return For(runtime.GOOS) }

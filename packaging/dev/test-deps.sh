@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian/Ubuntu packages pixie's test suite uses: QEMU and
+# firmware for the end-to-end boots, dnsmasq as the LAN's ordinary DHCP
+# server, busybox for the test initrd, TFTP clients, and a kernel to boot.
+# As root it installs what is missing; otherwise it lists what to install
+# (the tests that need them skip and say so).
+set -euo pipefail
+
+pkgs=(iproute2 qemu-system-x86 ovmf ipxe ipxe-qemu dnsmasq busybox-static tftp-hpa
+      curl cpio kmod linux-image-amd64 gcc)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "test dependencies: all installed"
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
+  echo "test dependencies missing: ${missing[*]}"
+  echo "install them with: sudo apt-get install -y ${missing[*]}"
+  echo "(tests that need them will be skipped)"
+  exit 0
+fi
+echo "installing test dependencies: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "test dependencies installed"
