@@ -1,0 +1,300 @@
+package dhcp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/insomniacslk/dhcp/dhcpv4"
+	"github.com/insomniacslk/dhcp/dhcpv4/server4"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/pixie-boot/pixie/daemon/events"
+	"github.com/pixie-boot/pixie/daemon/hwaddr"
+)
+
+// Default ports. Config fields left at zero use these.
+const (
+	DefaultDHCPPort   = dhcpv4.ServerPort // 67
+	DefaultPXEPort    = 4011
+	DefaultClientPort = dhcpv4.ClientPort // 68
+)
+
+// Config says where the server listens and what it tells clients.
+type Config struct {
+	// Interface is the network interface to serve on. Both sockets are
+	// bound to it (SO_BINDTODEVICE on Linux, IP_BOUND_IF on macOS), so
+	// pixie never answers on, or broadcasts to, any other network. It may
+	// be empty only when ListenAddr is a loopback address (tests); such a
+	// server can unicast but never broadcasts.
+	Interface string
+	// ListenAddr is the address both sockets bind to. The zero value means
+	// 0.0.0.0, which is needed to receive broadcasts.
+	ListenAddr netip.Addr
+	// ServerIP, HTTPPort and EFIFile are as in ReplyConfig.
+	ServerIP netip.Addr
+	HTTPPort int
+	EFIFile  string
+	// DHCPPort, PXEPort and ClientPort override 67, 4011 and 68 (tests).
+	DHCPPort   int
+	PXEPort    int
+	ClientPort int
+}
+
+// EventRecorder records boot events; *events.Hub implements it.
+type EventRecorder interface {
+	Record(ctx context.Context, e events.Event)
+}
+
+// Deps are the server's collaborators.
+type Deps struct {
+	// Log receives one Info line per answered boot step and Debug lines
+	// for everything else. Nil discards.
+	Log *slog.Logger
+	// Events receives a boot event per answered request. Nil records none.
+	Events EventRecorder
+	// Counters counts received, dropped, ignored (by reason) and sent
+	// packets. Nil uses a private set.
+	Counters *events.Counters
+	// Paused reports whether serving is paused; boot requests are then
+	// ignored with ReasonPaused. Nil means never paused.
+	Paused func() bool
+	// Firmware says which firmware files can be offered. Required.
+	Firmware Firmware
+	// Seen, if set, is told the address a boot client reveals (ciaddr or
+	// option 50), so TFTP transfers from that address can be attributed to
+	// its MAC.
+	Seen func(mac net.HardwareAddr, ip net.IP)
+}
+
+// Server is pixie's proxyDHCP server: it answers PXE and UEFI HTTP boot
+// clients on UDP 67 and 4011 and never hands out addresses.
+type Server struct {
+	cfg      Config
+	reply    ReplyConfig
+	log      *slog.Logger
+	events   EventRecorder
+	counters *events.Counters
+	paused   func() bool
+	seen     func(net.HardwareAddr, net.IP)
+}
+
+// New checks cfg and returns a server ready to Serve.
+func New(cfg Config, deps Deps) (*Server, error) {
+	if !cfg.ServerIP.Is4() || cfg.ServerIP.IsUnspecified() {
+		return nil, fmt.Errorf("dhcp: server IP %v is not a usable IPv4 address", cfg.ServerIP)
+	}
+	if cfg.HTTPPort <= 0 || cfg.HTTPPort > 65535 {
+		return nil, fmt.Errorf("dhcp: HTTP port %d out of range", cfg.HTTPPort)
+	}
+	switch cfg.EFIFile {
+	case "", FileEFIx64, FileSNPOnly:
+	default:
+		return nil, fmt.Errorf("dhcp: EFI file %q: want %q or %q", cfg.EFIFile, FileEFIx64, FileSNPOnly)
+	}
+	if !cfg.ListenAddr.IsValid() {
+		cfg.ListenAddr = netip.IPv4Unspecified()
+	}
+	if !cfg.ListenAddr.Is4() {
+		return nil, fmt.Errorf("dhcp: listen address %v is not IPv4", cfg.ListenAddr)
+	}
+	if cfg.Interface == "" && !cfg.ListenAddr.IsLoopback() {
+		// An unbound socket would hear, and broadcast to, every network
+		// the machine is on.
+		return nil, errors.New("dhcp: an interface is required (only loopback test servers may run without one)")
+	}
+	for _, p := range []*int{&cfg.DHCPPort, &cfg.PXEPort, &cfg.ClientPort} {
+		if *p < 0 || *p > 65535 {
+			return nil, fmt.Errorf("dhcp: port %d out of range", *p)
+		}
+	}
+	if cfg.DHCPPort == 0 {
+		cfg.DHCPPort = DefaultDHCPPort
+	}
+	if cfg.PXEPort == 0 {
+		cfg.PXEPort = DefaultPXEPort
+	}
+	if cfg.ClientPort == 0 {
+		cfg.ClientPort = DefaultClientPort
+	}
+	if deps.Firmware == nil {
+		return nil, errors.New("dhcp: Deps.Firmware is required")
+	}
+	s := &Server{
+		cfg: cfg,
+		reply: ReplyConfig{
+			ServerIP: cfg.ServerIP,
+			HTTPPort: cfg.HTTPPort,
+			EFIFile:  cfg.EFIFile,
+			Firmware: deps.Firmware,
+		},
+		log:      deps.Log,
+		events:   deps.Events,
+		counters: deps.Counters,
+		paused:   deps.Paused,
+		seen:     deps.Seen,
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.counters == nil {
+		s.counters = events.NewCounters()
+	}
+	if s.paused == nil {
+		s.paused = func() bool { return false }
+	}
+	return s, nil
+}
+
+// Serve listens on the DHCP and PXE ports and answers until ctx is
+// cancelled, then closes both sockets and returns nil. It returns an error
+// if a socket cannot be opened or fails for good.
+//
+// The sockets are opened before Serve starts its goroutines, on the calling
+// goroutine: a caller that locked its OS thread into a network namespace
+// gets sockets in that namespace.
+func (s *Server) Serve(ctx context.Context) error {
+	dhcpConn, err := s.listen(s.cfg.DHCPPort)
+	if err != nil {
+		return err
+	}
+	pxeConn, err := s.listen(s.cfg.PXEPort)
+	if err != nil {
+		dhcpConn.Close()
+		return err
+	}
+	s.log.Info("proxyDHCP serving", "interface", s.cfg.Interface, "server_ip", s.cfg.ServerIP,
+		"dhcp_port", s.cfg.DHCPPort, "pxe_port", s.cfg.PXEPort)
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		// Closing the sockets is what ends the blocked reads.
+		<-gctx.Done()
+		dhcpConn.Close()
+		pxeConn.Close()
+		return nil
+	})
+	g.Go(func() error { return s.readLoop(gctx, dhcpConn, ServiceDHCP) })
+	g.Go(func() error { return s.readLoop(gctx, pxeConn, ServicePXE) })
+	return g.Wait()
+}
+
+func (s *Server) listen(port int) (*net.UDPConn, error) {
+	addr := &net.UDPAddr{IP: net.IP(s.cfg.ListenAddr.AsSlice()), Port: port}
+	conn, err := server4.NewIPv4UDPConn(s.cfg.Interface, addr)
+	if err != nil {
+		return nil, fmt.Errorf("dhcp: listen on %s (interface %q): %w", addr, s.cfg.Interface, err)
+	}
+	return conn, nil
+}
+
+// readLoop handles one packet at a time: the work per packet is a parse, a
+// decision and one send, so a sequential loop keeps up with any LAN and
+// bounds the work a flood can cause.
+func (s *Server) readLoop(ctx context.Context, conn *net.UDPConn, svc Service) error {
+	buf := make([]byte, 64<<10)
+	for {
+		n, src, err := conn.ReadFromUDP(buf)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return fmt.Errorf("dhcp: %s socket closed: %w", svc, err)
+			}
+			// Transient (e.g. an ICMP error surfacing): note it and go on,
+			// pausing so a persistent error cannot spin the CPU.
+			s.counters.Inc("dhcp.read-error")
+			s.log.Warn("reading DHCP socket", "service", svc.String(), "err", err)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(50 * time.Millisecond):
+			}
+			continue
+		}
+		s.handle(ctx, conn, svc, buf[:n], src)
+	}
+}
+
+// handle processes one received packet.
+func (s *Server) handle(ctx context.Context, conn *net.UDPConn, svc Service, pkt []byte, src *net.UDPAddr) {
+	s.counters.Inc("dhcp.received")
+	req, err := dhcpv4.FromBytes(pkt)
+	if err != nil {
+		s.counters.Inc("dhcp.dropped.malformed")
+		s.log.Debug("dropping malformed packet", "service", svc.String(), "from", src.String(), "len", len(pkt), "err", err)
+		return
+	}
+	mac := hwaddr.String(req.ClientHWAddr)
+	log := s.log.With("mac", mac, "service", svc.String(), "xid", req.TransactionID.String())
+	if log.Enabled(ctx, slog.LevelDebug) {
+		log.Debug("received", "type", req.MessageType().String(), "from", src.String(),
+			"vendor_class", req.ClassIdentifier(), // option 60
+			"user_class", string(req.Options.Get(dhcpv4.OptionUserClassInformation)), // option 77
+			"arch", fmt.Sprintf("%x", req.Options.Get(dhcpv4.OptionClientSystemArchitectureType)), // option 93
+			"has_guid", req.Options.Has(dhcpv4.OptionClientMachineIdentifier), // option 97
+			"has_175", req.Options.Has(dhcpv4.OptionEtherboot),
+			"ciaddr", req.ClientIPAddr.String(), "giaddr", req.GatewayIPAddr.String())
+	}
+
+	resp, d := Reply(req, svc, s.reply)
+
+	// A boot client's REQUEST to the LAN's DHCP server is ignored, but its
+	// option 50 is the address it is about to use for TFTP: pass it on.
+	ip := clientIP(req)
+	if ip != nil && d.Class != "" && s.seen != nil {
+		s.seen(req.ClientHWAddr, ip)
+	}
+
+	if !d.Ignored() && s.paused() {
+		resp, d.Reply, d.Reason = nil, dhcpv4.MessageTypeNone, ReasonPaused
+	}
+	if d.Ignored() {
+		s.counters.Inc("dhcp.ignored." + d.Reason)
+		level := slog.LevelDebug
+		if strings.HasPrefix(d.Reason, ReasonNoFirmware) {
+			// A machine wants to boot and pixie cannot serve it: that is
+			// for the person running pixie to see.
+			level = slog.LevelWarn
+		}
+		log.Log(ctx, level, "ignoring packet", "reason", d.Reason, "arch", d.Arch, "type", req.MessageType().String())
+		return
+	}
+
+	dst := Destination(req, svc, src, s.cfg.ClientPort)
+	if dst.IP.Equal(net.IPv4bcast) && s.cfg.Interface == "" {
+		// No interface to pin the broadcast to: it would leave through the
+		// default route, onto a network that is not ours.
+		s.counters.Inc("dhcp.send-failed")
+		log.Warn("not broadcasting a reply without an interface", "arch", d.Arch)
+		return
+	}
+	if _, err := conn.WriteToUDP(resp.ToBytes(), dst); err != nil {
+		s.counters.Inc("dhcp.send-failed")
+		log.Warn("sending reply", "to", dst.String(), "err", err)
+		return
+	}
+	s.counters.Inc("dhcp.sent." + svc.String() + "-" + verb(d.Reply)) // e.g. dhcp.sent.pxe-ack
+
+	var ipText string
+	if ip != nil {
+		ipText = ip.String()
+	}
+	log.Info("answered boot request", "type", d.Reply.String(), "arch", d.Arch, "file", d.BootFile,
+		"ipxe", d.IPXE, "class", d.Class, "to", dst.String(), "ip", ipText)
+	if s.events != nil {
+		s.events.Record(ctx, events.Event{
+			MAC:    mac,
+			IP:     ipText,
+			Arch:   d.Arch,
+			Stage:  svc.Stage(),
+			Detail: describe(d),
+		})
+	}
+}
