@@ -33,7 +33,7 @@ vet:
 
 # Fetch Debian's iPXE build into assets/firmware (build inputs, not in git).
 firmware:
-	./assets/firmware/fetch-debian-ipxe.sh
+	bash ./assets/firmware/fetch-debian-ipxe.sh
 
 # A self-contained binary with the iPXE firmware built in (for CoreOS hosts,
 # which have no iPXE package).
