@@ -21,7 +21,7 @@ run: build
 test:
 	./packaging/dev/test-deps.sh
 	$(GO) vet ./...
-	GOOS=darwin CGO_ENABLED=0 $(GO) vet $$($(GO) list ./... | grep -v /tray)
+	GOOS=darwin CGO_ENABLED=0 $(GO) vet $$($(GO) list ./... | grep -v -e /tray -e /internal/testnet -e /e2e)
 	$(GO) test -count=1 -timeout 40m ./...
 
 test-short:
@@ -29,7 +29,7 @@ test-short:
 
 vet:
 	$(GO) vet ./...
-	GOOS=darwin CGO_ENABLED=0 $(GO) vet $$($(GO) list ./... | grep -v /tray)
+	GOOS=darwin CGO_ENABLED=0 $(GO) vet $$($(GO) list ./... | grep -v -e /tray -e /internal/testnet -e /e2e)
 
 # Fetch Debian's iPXE build into assets/firmware (build inputs, not in git).
 firmware:

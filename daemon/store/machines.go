@@ -9,8 +9,6 @@ import (
 	"regexp"
 	"time"
 
-	"github.com/mattn/go-sqlite3"
-
 	"github.com/pixie-boot/pixie/daemon/hwaddr"
 )
 
@@ -179,9 +177,4 @@ func (s *Store) PlanBoot(ctx context.Context, mac string) (BootPlan, error) {
 	}
 	plan.Profile, err = s.Profile(ctx, name)
 	return plan, err
-}
-
-func isConstraint(err error) bool {
-	var se sqlite3.Error
-	return errors.As(err, &se) && se.Code == sqlite3.ErrConstraint
 }

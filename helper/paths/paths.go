@@ -1,9 +1,15 @@
 // Package paths knows where pixie keeps things on each operating system:
-// the data directory (database, images, firmware override), the control
-// socket and the group allowed to use it.
+// the data directory (database, images, firmware override) and logs, with
+// the control socket's path and group as the daemon's API packages define
+// them.
 package paths
 
-import "runtime"
+import (
+	"runtime"
+
+	"github.com/pixie-boot/pixie/daemon/api"
+	"github.com/pixie-boot/pixie/daemon/control"
+)
 
 // Layout is one operating system's set of locations.
 type Layout struct {
@@ -19,15 +25,15 @@ func For(goos string) Layout {
 	case "darwin":
 		return Layout{
 			DataDir:     "/Library/Application Support/Pixie",
-			Socket:      "/var/run/pixie.sock",
-			SocketGroup: "admin",
+			Socket:      api.OSSocketPath(goos),
+			SocketGroup: control.DefaultGroupFor(goos),
 			LogDir:      "/Library/Logs/Pixie",
 		}
 	default:
 		return Layout{
 			DataDir:     "/var/lib/pixie",
-			Socket:      "/run/pixie/pixie.sock",
-			SocketGroup: "pixie",
+			Socket:      api.OSSocketPath(goos),
+			SocketGroup: control.DefaultGroupFor(goos),
 		}
 	}
 }

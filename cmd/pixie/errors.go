@@ -1,0 +1,67 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pixie-boot/pixie/daemon/hwaddr"
+)
+
+// usageErr marks a mistake on the command line (exit code 2, and a pointer
+// to --help), as opposed to a failure while running.
+type usageErr struct{ err error }
+
+func (e *usageErr) Error() string { return e.err.Error() }
+func (e *usageErr) Unwrap() error { return e.err }
+
+// usageError marks err as a command-line mistake.
+func usageError(err error) error { return &usageErr{err} }
+
+func usageErrorf(format string, args ...any) error { return usageError(fmt.Errorf(format, args...)) }
+
+func isUsageError(err error) bool {
+	var ue *usageErr
+	return errors.As(err, &ue)
+}
+
+// exactArgs wants n arguments, described by what ("one MAC address").
+func exactArgs(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) == n {
+			return nil
+		}
+		if n == 0 {
+			return usageErrorf("%s takes no arguments, got %q", cmd.CommandPath(), strings.Join(args, " "))
+		}
+		plural := "s"
+		if len(args) == 1 {
+			plural = ""
+		}
+		return usageErrorf("%s takes %s (got %d argument%s)", cmd.CommandPath(), what, len(args), plural)
+	}
+}
+
+// noArgs is for commands that take no arguments.
+func noArgs(cmd *cobra.Command, args []string) error { return exactArgs(0, "")(cmd, args) }
+
+const macExample = "90:2b:34:14:f6:6a"
+
+// parseMAC accepts a MAC address in any spelling hwaddr knows; a bad one is
+// a usage error that shows how to write it.
+func parseMAC(s string) (string, error) {
+	mac, err := hwaddr.Parse(s)
+	if err != nil {
+		msg := err.Error()
+		if strings.HasPrefix(msg, "MAC address") {
+			msg = "invalid " + msg
+		}
+		if !strings.Contains(msg, "write it like") {
+			msg += ": write it like " + macExample
+		}
+		return "", usageError(errors.New(msg))
+	}
+	return mac, nil
+}

@@ -1,0 +1,313 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/pixie-boot/pixie/daemon/api"
+)
+
+// maxIgnitionBytes leaves room in the daemon's 1 MiB request limit for the
+// rest of the profile.
+const maxIgnitionBytes = api.MaxBodyBytes - 64<<10
+
+func newProfilesCmd(c *cli) *cobra.Command {
+	cmd := groupCmd(&cobra.Command{
+		Use:     "profiles",
+		Aliases: []string{"profile"},
+		Short:   "List, show, add, edit and remove boot profiles",
+		Long: `A profile says how a machine boots: the kernel and initrds (paths inside the
+daemon's asset store, or http(s) URLs), the kernel arguments, and the
+Ignition config (JSON) the machine gets. Both are Go templates filled in per
+machine: {{.MAC}}, {{.Hostname}}, {{.Vars.NAME}}, and in kernel arguments
+{{.IgnitionURL}}. In Ignition JSON insert values with the json function,
+as in "name": {{json .Vars.user}}, which quotes and escapes the value.
+
+Machines pixie does not know boot the default profile, "first-time".`,
+		Example: `  pixie profiles list
+  pixie profiles add fcos --os fedora-coreos --kernel fcos/kernel \
+      --initrd fcos/initramfs.img --initrd fcos/rootfs.img \
+      --args "ignition.firstboot ignition.platform.id=metal ignition.config.url={{.IgnitionURL}}" \
+      --ignition node.ign
+  pixie profiles edit fcos --ignition - < node.ign
+  pixie profiles show fcos`,
+	})
+	cmd.AddCommand(newProfilesListCmd(c), newProfilesShowCmd(c), newProfilesAddCmd(c), newProfilesEditCmd(c), newProfilesRmCmd(c))
+	return cmd
+}
+
+func newProfilesListCmd(c *cli) *cobra.Command {
+	return &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List the boot profiles",
+		Long:    "List every profile with its OS, kernel, number of initrds and how many machines use it.",
+		Example: "  pixie profiles list\n  pixie profiles list --json",
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, cancel := callCtx(cmd)
+			defer cancel()
+			client := c.client()
+			ps, err := client.Profiles(ctx)
+			if err != nil {
+				return err
+			}
+			if c.json {
+				return printJSON(c.out, ps)
+			}
+			ms, err := client.Machines(ctx)
+			if err != nil {
+				return err
+			}
+			users := map[string]int{}
+			for _, m := range ms {
+				users[m.Profile]++
+			}
+			_, err = fmt.Fprint(c.out, formatProfiles(ps, users))
+			return err
+		},
+	}
+}
+
+func newProfilesShowCmd(c *cli) *cobra.Command {
+	return &cobra.Command{
+		Use:     "show NAME",
+		Short:   "Show a profile, including its Ignition config",
+		Long:    "Show every field of a profile, the machines that use it and its full Ignition config.",
+		Example: "  pixie profiles show first-time\n  pixie profiles show fcos --json | jq -r .ignition",
+		Args:    exactArgs(1, "one profile name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := callCtx(cmd)
+			defer cancel()
+			client := c.client()
+			p, err := client.Profile(ctx, args[0])
+			if err != nil {
+				return profileErr(err, args[0])
+			}
+			if c.json {
+				return printJSON(c.out, p)
+			}
+			ms, err := client.Machines(ctx)
+			if err != nil {
+				return err
+			}
+			var users []string
+			for _, m := range ms {
+				if m.Profile == p.Name {
+					users = append(users, m.MAC)
+				}
+			}
+			_, err = fmt.Fprint(c.out, formatProfile(p, users, c.now()))
+			return err
+		},
+	}
+}
+
+// profileErr turns "not found" into what to do about it.
+func profileErr(err error, name string) error {
+	if api.IsCode(err, api.CodeNotFound) {
+		return fmt.Errorf("there is no profile %q (see `pixie profiles list`; `pixie profiles add %s --kernel PATH` creates it)", name, name)
+	}
+	return err
+}
+
+// profileFlags are the flags of `profiles add` and `profiles edit`.
+type profileFlags struct {
+	kernel       string
+	initrds      []string
+	clearInitrds bool
+	args         string
+	ignition     string // file name, or "-" for stdin
+	os           string
+	description  string
+}
+
+func (pf *profileFlags) register(f *pflag.FlagSet, edit bool) {
+	f.StringVar(&pf.kernel, "kernel", "", "kernel: a `PATH` inside the daemon's asset store, or an http(s) URL")
+	f.StringArrayVar(&pf.initrds, "initrd", nil, "initrd `PATH` or URL, like --kernel (repeatable, in order)")
+	f.StringVar(&pf.args, "args", "", "kernel `ARGS` (a template: {{.IgnitionURL}}, {{.Hostname}}, {{.Vars.NAME}})")
+	f.StringVar(&pf.ignition, "ignition", "", "Ignition config (JSON) read from this local `FILE`, or - for stdin")
+	defOS := "generic"
+	if edit {
+		defOS = "" // edit keeps the current one
+	}
+	f.StringVar(&pf.os, "os", defOS, "`OS` kind: generic, fedora-coreos, flatcar or container-linux")
+	f.StringVar(&pf.description, "description", "", "a `TEXT` saying what the profile is for")
+	if edit {
+		f.BoolVar(&pf.clearInitrds, "clear-initrds", false, "remove all initrds")
+	}
+}
+
+// read checks the flags and reads the Ignition config, before anything is
+// asked of the daemon. The file is read here, in the CLI, with the caller's
+// own permissions: the daemon never opens a path a client names.
+func (pf *profileFlags) read(f *pflag.FlagSet, stdin io.Reader) (ignition string, err error) {
+	if f.Changed("initrd") && pf.clearInitrds {
+		return "", usageErrorf("give --initrd or --clear-initrds, not both")
+	}
+	if !f.Changed("ignition") {
+		return "", nil
+	}
+	return readIgnition(pf.ignition, stdin)
+}
+
+// apply sets the fields whose flags were given; ignition is what read
+// returned.
+func (pf *profileFlags) apply(f *pflag.FlagSet, ignition string, p *api.Profile) {
+	set := func(name string, apply func()) {
+		if f.Changed(name) {
+			apply()
+		}
+	}
+	set("kernel", func() { p.Kernel = pf.kernel })
+	set("initrd", func() { p.Initrds = pf.initrds })
+	set("clear-initrds", func() { p.Initrds = []string{} })
+	set("args", func() { p.Args = pf.args })
+	set("os", func() { p.OS = pf.os })
+	set("description", func() { p.Description = pf.description })
+	set("ignition", func() { p.Ignition = ignition })
+}
+
+// readIgnition reads an Ignition config from a file or stdin ("-").
+func readIgnition(name string, stdin io.Reader) (string, error) {
+	var r io.Reader
+	if name == "-" {
+		r, name = stdin, "standard input"
+	} else {
+		f, err := os.Open(name)
+		if err != nil {
+			return "", fmt.Errorf("read the Ignition config: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	b, err := io.ReadAll(io.LimitReader(r, maxIgnitionBytes+1))
+	if err != nil {
+		return "", fmt.Errorf("read the Ignition config from %s: %w", name, err)
+	}
+	if len(b) > maxIgnitionBytes {
+		return "", fmt.Errorf("the Ignition config in %s is larger than %d KiB: serve big files from the asset store and reference them from the config", name, maxIgnitionBytes>>10)
+	}
+	if strings.TrimSpace(string(b)) == "" {
+		return "", fmt.Errorf("the Ignition config in %s is empty", name)
+	}
+	return string(b), nil
+}
+
+func newProfilesAddCmd(c *cli) *cobra.Command {
+	var pf profileFlags
+	cmd := &cobra.Command{
+		Use:   "add NAME --kernel PATH",
+		Short: "Add a boot profile",
+		Long: `Add a profile. NAME is 1-63 lower-case letters, digits, '.', '_' or '-'.
+--kernel and --initrd name files inside the daemon's asset store (its data
+directory's assets/ folder), or http(s) URLs. --ignition reads a local file
+(or - for standard input) and stores its content in the profile.`,
+		Example: `  pixie profiles add fcos --os fedora-coreos --kernel fcos/kernel \
+      --initrd fcos/initramfs.img --initrd fcos/rootfs.img \
+      --args "ignition.firstboot ignition.platform.id=metal ignition.config.url={{.IgnitionURL}}" \
+      --ignition node.ign --description "Fedora CoreOS, live PXE"`,
+		Args: exactArgs(1, "one profile name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f := cmd.Flags()
+			if !f.Changed("kernel") {
+				return usageErrorf("give the kernel with --kernel PATH (inside the asset store) or --kernel URL")
+			}
+			ignition, err := pf.read(f, c.in)
+			if err != nil {
+				return err
+			}
+			p := api.Profile{Name: args[0], OS: pf.os}
+			pf.apply(f, ignition, &p)
+			ctx, cancel := callCtx(cmd)
+			defer cancel()
+			p, err = c.client().CreateProfile(ctx, p)
+			if api.IsCode(err, api.CodeExists) {
+				return fmt.Errorf("profile %q already exists: change it with `pixie profiles edit %s`", args[0], args[0])
+			}
+			if err != nil {
+				return err
+			}
+			if c.json {
+				return printJSON(c.out, p)
+			}
+			_, err = fmt.Fprintf(c.out, "profile %s added: %s kernel %s, %d initrd(s)\n", p.Name, p.OS, p.Kernel, len(p.Initrds))
+			return err
+		},
+	}
+	pf.register(cmd.Flags(), false)
+	return cmd
+}
+
+func newProfilesEditCmd(c *cli) *cobra.Command {
+	var pf profileFlags
+	cmd := &cobra.Command{
+		Use:   "edit NAME",
+		Short: "Change some fields of a boot profile",
+		Long: `Change the fields given; the others keep their values. --initrd replaces the
+whole initrd list (repeat it for several); --clear-initrds empties it.`,
+		Example: `  pixie profiles edit fcos --ignition node.ign
+  butane node.bu | pixie profiles edit fcos --ignition -
+  pixie profiles edit first-time --kernel fcos/kernel --initrd fcos/initramfs.img`,
+		Args: exactArgs(1, "one profile name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f := cmd.Flags()
+			if !f.Changed("kernel") && !f.Changed("initrd") && !f.Changed("clear-initrds") && !f.Changed("args") &&
+				!f.Changed("ignition") && !f.Changed("os") && !f.Changed("description") {
+				return usageErrorf("nothing to change in profile %s: give --kernel, --initrd, --clear-initrds, --args, --ignition, --os or --description", args[0])
+			}
+			ignition, err := pf.read(f, c.in)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := callCtx(cmd)
+			defer cancel()
+			client := c.client()
+			p, err := client.Profile(ctx, args[0])
+			if err != nil {
+				return profileErr(err, args[0])
+			}
+			pf.apply(f, ignition, &p)
+			p, err = client.UpdateProfile(ctx, p)
+			if err != nil {
+				return err
+			}
+			if c.json {
+				return printJSON(c.out, p)
+			}
+			_, err = fmt.Fprintf(c.out, "profile %s updated\n", p.Name)
+			return err
+		},
+	}
+	pf.register(cmd.Flags(), true)
+	return cmd
+}
+
+func newProfilesRmCmd(c *cli) *cobra.Command {
+	return &cobra.Command{
+		Use:     "rm NAME",
+		Aliases: []string{"remove", "delete"},
+		Short:   "Remove a boot profile no machine uses",
+		Long: `Remove a profile. pixie refuses while machines use it (give them another
+profile with ` + "`pixie machines set MAC --profile OTHER`" + `) or while it is the default.`,
+		Example: "  pixie profiles rm old-fcos",
+		Args:    exactArgs(1, "one profile name"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, cancel := callCtx(cmd)
+			defer cancel()
+			if err := c.client().DeleteProfile(ctx, args[0]); err != nil {
+				return profileErr(err, args[0])
+			}
+			if c.json {
+				return printJSON(c.out, map[string]any{"name": args[0], "removed": true})
+			}
+			_, err := fmt.Fprintf(c.out, "profile %s removed\n", args[0])
+			return err
+		},
+	}
+}

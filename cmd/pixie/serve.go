@@ -1,0 +1,69 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	firmwareassets "github.com/pixie-boot/pixie/assets/firmware"
+	"github.com/pixie-boot/pixie/daemon"
+	"github.com/pixie-boot/pixie/helper/paths"
+)
+
+// version is set at link time (-ldflags "-X main.version=...").
+var version = "dev"
+
+func newServeCmd() *cobra.Command {
+	layout := paths.Default()
+	cfg := daemon.Config{DataDir: layout.DataDir, SocketGroup: layout.SocketGroup}
+	var logLevel string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the pixie daemon in the foreground",
+		Long: `Run pixie's boot servers in the foreground: proxyDHCP (UDP 67 and 4011),
+TFTP (UDP 69) for the iPXE firmware, HTTP for iPXE scripts, kernels, initrds
+and Ignition configs, and the control socket the CLI and the menu-bar app use.
+
+With no flags pixie picks the interface of the default route and its IPv4
+address, creates its data directory and database, and serves the default
+"first-time" profile at once. It answers only PXE clients, as a proxy beside
+the network's own DHCP server, which keeps handing out the addresses.
+
+It needs root (or CAP_NET_BIND_SERVICE and CAP_NET_RAW) for the privileged
+ports. Stop it with Ctrl-C.`,
+		Example: `  sudo pixie serve
+  sudo pixie serve --interface en5
+  sudo pixie serve --interface eth0 --address 10.2.0.200 --http-port 8081`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			level := slog.LevelInfo
+			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+				return usageError(fmt.Errorf("--log-level %q: use debug, info, warn or error", logLevel))
+			}
+			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			cfg.Socket = socketPath(cmd)
+			cfg.Version = version
+			cfg.Banner = cmd.OutOrStdout()
+			cfg.EmbeddedFirmware = firmwareassets.Files()
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return daemon.Run(ctx, cfg, log)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Interface, "interface", "", "network interface to serve on (default: the interface of the default route)")
+	f.StringVar(&cfg.Address, "address", "", "IPv4 address to announce (default: the interface's address)")
+	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "where the database, images (assets/) and firmware overrides (firmware/) live")
+	f.IntVar(&cfg.HTTPPort, "http-port", 8080, "HTTP port for iPXE scripts, images and Ignition")
+	f.IntVar(&cfg.DHCPPort, "dhcp-port", 67, "proxyDHCP port (change only for testing)")
+	f.IntVar(&cfg.PXEPort, "pxe-port", 4011, "PXE boot-server port (change only for testing)")
+	f.IntVar(&cfg.TFTPPort, "tftp-port", 69, "TFTP port (change only for testing)")
+	f.StringVar(&cfg.EFIFile, "efi-file", "ipxe.efi", "first-stage file for x86-64 UEFI: ipxe.efi or snponly.efi")
+	f.StringVar(&cfg.SocketGroup, "socket-group", cfg.SocketGroup, "group allowed to use the control socket besides root")
+	f.StringVar(&logLevel, "log-level", "info", "log detail: debug, info, warn or error")
+	return cmd
+}

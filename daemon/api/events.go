@@ -1,0 +1,136 @@
+package api
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// ErrStreamClosed ends an event stream the daemon closed, usually because it
+// is shutting down. Reconnect with the last event's ID to miss nothing.
+var ErrStreamClosed = errors.New("the pixie daemon closed the event stream")
+
+// SSE event names the daemon sends on /v1/events.
+const (
+	SSEEventBoot = "boot" // data is an Event
+)
+
+// EventStream is a live feed of boot events from Client.Events.
+type EventStream struct {
+	events chan Event
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error
+}
+
+// Events returns the channel the stream's events arrive on. It is closed
+// when the stream ends; Err then says why.
+func (s *EventStream) Events() <-chan Event { return s.events }
+
+// Err waits for the stream to end and returns why: ErrStreamClosed when the
+// daemon ended it, the context's error when the caller did, or a read error.
+// It returns nil after Close.
+func (s *EventStream) Err() error {
+	<-s.done
+	return s.err
+}
+
+// Close ends the stream and waits for its reader to stop.
+func (s *EventStream) Close() {
+	s.cancel()
+	<-s.done
+}
+
+// Events connects to the daemon's event stream. With after >= 0 the daemon
+// first sends every stored event with a greater ID (catch-up), then new ones
+// as they happen; with after < 0 only new ones. Connection errors (daemon not
+// running, forbidden) are returned here; a stream that breaks later ends with
+// Err set, and reconnecting is the caller's job: pass the last ID seen.
+func (c *Client) Events(ctx context.Context, after int64) (*EventStream, error) {
+	var q url.Values
+	if after >= 0 {
+		q = url.Values{"after": {strconv.FormatInt(after, 10)}}
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	resp, err := c.send(sctx, http.MethodGet, "/v1/events", q, nil)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "text/event-stream" {
+		resp.Body.Close()
+		cancel()
+		return nil, fmt.Errorf("pixie daemon answered /v1/events with %q, not an event stream", mt)
+	}
+	s := &EventStream{events: make(chan Event, 16), cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		defer close(s.events)
+		defer resp.Body.Close()
+		err := readSSE(sctx, bufio.NewReader(resp.Body), s.events)
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		} else if sctx.Err() != nil {
+			err = nil // Close
+		}
+		s.err = err
+	}()
+	return s, nil
+}
+
+// readSSE parses Server-Sent Events and delivers "boot" events until the
+// body ends (ErrStreamClosed) or fails.
+func readSSE(ctx context.Context, r *bufio.Reader, out chan<- Event) error {
+	var name string
+	var data strings.Builder
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if line == "" && errors.Is(err, io.EOF) {
+				return ErrStreamClosed
+			}
+			return fmt.Errorf("read pixie event stream: %w", err)
+		}
+		line = strings.TrimRight(line, "\r\n")
+		switch {
+		case line == "":
+			if data.Len() > 0 && (name == "" || name == SSEEventBoot) {
+				var ev Event
+				if err := json.Unmarshal([]byte(data.String()), &ev); err != nil {
+					return fmt.Errorf("pixie event stream: bad event %q: %w", data.String(), err)
+				}
+				select {
+				case out <- ev:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			name = ""
+			data.Reset()
+		case strings.HasPrefix(line, ":"): // comment: keep-alive
+		default:
+			field, value, _ := strings.Cut(line, ":")
+			value = strings.TrimPrefix(value, " ")
+			switch field {
+			case "event":
+				name = value
+			case "data":
+				if data.Len() > 0 {
+					data.WriteByte('\n')
+				}
+				data.WriteString(value)
+			}
+		}
+	}
+}

@@ -1,0 +1,92 @@
+package api
+
+import "time"
+
+// Profile says how a machine boots: kernel and initrds (paths inside the
+// daemon's asset store, or http(s) URLs), kernel arguments, and the Ignition
+// config (JSON or Butane YAML, a text/template) the machine is given.
+type Profile struct {
+	Name        string    `json:"name"`
+	Description string    `json:"description,omitempty"`
+	OS          string    `json:"os"` // generic, fedora-coreos, flatcar, container-linux
+	Kernel      string    `json:"kernel"`
+	Initrds     []string  `json:"initrds"`
+	Args        string    `json:"args"`
+	Ignition    string    `json:"ignition,omitempty"`
+	CreatedAt   time.Time `json:"created_at,omitzero"` // set by the daemon
+	UpdatedAt   time.Time `json:"updated_at,omitzero"` // set by the daemon
+}
+
+// Machine is what pixie knows about one MAC address: the profile it boots
+// (empty: the default profile), its hostname and variables for templates.
+type Machine struct {
+	MAC       string            `json:"mac"` // normalized aa:bb:cc:dd:ee:ff in answers
+	Profile   string            `json:"profile,omitempty"`
+	Hostname  string            `json:"hostname,omitempty"`
+	Vars      map[string]string `json:"vars,omitempty"`
+	CreatedAt time.Time         `json:"created_at,omitzero"` // set by the daemon
+	UpdatedAt time.Time         `json:"updated_at,omitzero"` // set by the daemon
+}
+
+// Event is one recorded step of one machine's network boot, or a
+// daemon-level event (empty MAC, stage "server").
+type Event struct {
+	ID     int64     `json:"id"` // increasing; 0 if the daemon could not store it
+	Time   time.Time `json:"time"`
+	MAC    string    `json:"mac"`
+	IP     string    `json:"ip"`
+	Arch   string    `json:"arch"`  // e.g. bios, efi-x64, efi-arm64
+	Stage  string    `json:"stage"` // dhcp, pxe, tftp, script, kernel, initrd, ignition, error, server
+	Detail string    `json:"detail"`
+}
+
+// BootSummary is one MAC's most recent boot activity: a row of "recently
+// booted machines".
+type BootSummary struct {
+	MAC       string    `json:"mac"`
+	Last      Event     `json:"last"`
+	FirstSeen time.Time `json:"first_seen"`
+	Known     bool      `json:"known"`   // pixie has a machine record for it
+	Profile   string    `json:"profile"` // the profile it boots (the default one if unknown)
+	Hostname  string    `json:"hostname,omitempty"`
+}
+
+// Status is the daemon's state as `pixie status` and the tray show it.
+type Status struct {
+	Serving   bool              `json:"serving"` // the boot servers are up
+	Paused    bool              `json:"paused"`  // up, but offering no network boot
+	Interface string            `json:"interface"`
+	Address   string            `json:"address"`
+	Ports     Ports             `json:"ports"`
+	DataDir   string            `json:"data_dir"`
+	Socket    string            `json:"socket"`
+	Version   string            `json:"version"`
+	StartedAt time.Time         `json:"started_at"`
+	Firmware  []Firmware        `json:"firmware"`
+	Counters  map[string]uint64 `json:"counters"`
+	BootURL   string            `json:"boot_url"` // what iPXE clients are pointed at
+}
+
+// Ports are the ports the daemon's servers listen on.
+type Ports struct {
+	DHCP int `json:"dhcp"`
+	PXE  int `json:"pxe"`
+	TFTP int `json:"tftp"`
+	HTTP int `json:"http"`
+}
+
+// Firmware is the first-stage iPXE firmware pixie serves for one client
+// architecture, where each file comes from, and which expected files it
+// could not find.
+type Firmware struct {
+	Arch    string         `json:"arch"`
+	Files   []FirmwareFile `json:"files"`
+	Missing []string       `json:"missing,omitempty"`
+}
+
+// FirmwareFile is one served firmware file and its source (e.g. "embedded",
+// or the directory it was found in).
+type FirmwareFile struct {
+	Name   string `json:"name"`
+	Source string `json:"source"`
+}
