@@ -21,6 +21,8 @@ const (
 	MarkerFetchFailed = "PIXIE-E2E-FETCH-FAILED"
 	// MarkerCmdline is followed by the kernel command line the initrd saw.
 	MarkerCmdline = "PIXIE-E2E-CMDLINE="
+	// MarkerIgnitionURL is followed by the config URL the initrd fetches.
+	MarkerIgnitionURL = "PIXIE-E2E-IGNITION-URL="
 )
 
 // InitrdModules are the modules the test initrd loads: Debian builds the

@@ -31,7 +31,7 @@ func startProcess(cmd *exec.Cmd, dir, name string) (*Process, error) {
 	// `ip netns exec` execs the program in place, so the pid is the
 	// program's and the death signal reaches it: if the test binary dies
 	// without running its cleanups, QEMU and DHCP servers die with it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = procAttr()
 	if err := cmd.Start(); err != nil {
 		log.Close()
 		return nil, fmt.Errorf("start %s: %w", strings.Join(cmd.Args, " "), err)

@@ -45,6 +45,10 @@ type VMOptions struct {
 
 	// ExtraArgs are appended to QEMU's command line.
 	ExtraArgs []string
+
+	// Console, when set, receives the serial console as it is written
+	// (polled a few times a second), for watching a boot live.
+	Console io.Writer
 }
 
 // DefaultStopMarkers are the lines after which nothing more can happen: the
@@ -73,6 +77,12 @@ type VMResult struct {
 // it fetched.
 func (r *VMResult) IgnitionSHA256() (string, bool) {
 	return markerValue(r.Log, MarkerIgnitionSHA256)
+}
+
+// IgnitionURL returns the config URL the test initrd fetched (from the
+// kernel command line).
+func (r *VMResult) IgnitionURL() (string, bool) {
+	return markerValue(r.Log, MarkerIgnitionURL)
 }
 
 // KernelCmdline returns the kernel command line the test initrd printed.
@@ -220,6 +230,13 @@ func (l *LAN) RunVM(ctx context.Context, opts VMOptions) (*VMResult, error) {
 	}
 
 	res := &VMResult{LogPath: serial}
+	shown := 0 // bytes of the serial log copied to opts.Console
+	show := func(log string) {
+		if opts.Console != nil && len(log) > shown {
+			_, _ = io.WriteString(opts.Console, log[shown:])
+			shown = len(log)
+		}
+	}
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(250 * time.Millisecond)
@@ -235,7 +252,9 @@ wait:
 		case <-deadline.C:
 			break wait
 		case <-tick.C:
-			if m := completeLineWith(readFile(serial), stopOn); m != "" {
+			log := readFile(serial)
+			show(log)
+			if m := completeLineWith(log, stopOn); m != "" {
 				res.Matched = m
 				break wait
 			}
@@ -253,6 +272,7 @@ wait:
 	}
 	p.Stop()
 	res.Log = readFile(serial)
+	show(res.Log)
 	res.Stderr = p.Log()
 	if res.Matched == "" {
 		res.Matched = completeLineWith(res.Log, stopOn)
