@@ -94,6 +94,12 @@ type machineChange struct {
 	setHostname  bool
 	vars         []string // k=v
 	unset        []string
+	// ignition is the machine's own config, read from --ignition;
+	// setIgnition/clearIgnition say whether to change it.
+	ignitionFile  string
+	ignition      string
+	setIgnition   bool
+	clearIgnition bool
 }
 
 // validate checks the flags, before anything is asked of the daemon.
@@ -133,11 +139,18 @@ func (ch machineChange) apply(m *api.Machine) error {
 	for _, k := range ch.unset {
 		delete(m.Vars, k)
 	}
+	if ch.setIgnition {
+		m.Ignition = ch.ignition
+	}
+	if ch.clearIgnition {
+		m.Ignition = ""
+	}
 	return nil
 }
 
 func (ch machineChange) empty() bool {
-	return !ch.setProfile && !ch.clearProfile && !ch.setHostname && len(ch.vars) == 0 && len(ch.unset) == 0
+	return !ch.setProfile && !ch.clearProfile && !ch.setHostname && len(ch.vars) == 0 && len(ch.unset) == 0 &&
+		!ch.setIgnition && !ch.clearIgnition
 }
 
 func newMachinesSetCmd(c *cli) *cobra.Command {
@@ -163,6 +176,14 @@ profile's kernel arguments and Ignition template as {{.Vars.NAME}}.
 			ch.setProfile, ch.setHostname = f.Changed("profile"), f.Changed("hostname")
 			if err := ch.validate(); err != nil {
 				return err
+			}
+			if ch.setIgnition = f.Changed("ignition"); ch.setIgnition {
+				if ch.clearIgnition {
+					return usageErrorf("give --ignition or --clear-ignition, not both")
+				}
+				if ch.ignition, err = readIgnition(ch.ignitionFile, c.in); err != nil {
+					return err
+				}
 			}
 			ctx, cancel := callCtx(cmd)
 			defer cancel()
@@ -206,6 +227,8 @@ profile's kernel arguments and Ignition template as {{.Vars.NAME}}.
 	f.StringVar(&ch.hostname, "hostname", "", "set the hostname to `HOST` (\"\" clears it)")
 	f.StringArrayVar(&ch.vars, "var", nil, "set a variable, `NAME=VALUE` (repeatable)")
 	f.StringArrayVar(&ch.unset, "unset-var", nil, "remove the variable `NAME` (repeatable)")
+	f.StringVar(&ch.ignitionFile, "ignition", "", "the machine's own config (Ignition 3.x JSON or Butane) from this local `FILE` or - for stdin, merged over the profile's")
+	f.BoolVar(&ch.clearIgnition, "clear-ignition", false, "remove the machine's own config")
 	return cmd
 }
 

@@ -201,22 +201,39 @@ func readIgnition(name string, stdin io.Reader) (string, error) {
 
 func newProfilesAddCmd(c *cli) *cobra.Command {
 	var pf profileFlags
+	var of osFlags
+	var butane string
 	cmd := &cobra.Command{
-		Use:   "add NAME --kernel PATH",
+		Use:   "add NAME [--kernel PATH | --os fedora-coreos|flatcar]",
 		Short: "Add a boot profile",
 		Long: `Add a profile. NAME is 1-63 lower-case letters, digits, '.', '_' or '-'.
 --kernel and --initrd name files inside the daemon's asset store (its data
-directory's assets/ folder), or http(s) URLs. --ignition reads a local file
-(or - for standard input) and stores its content in the profile.`,
+directory's assets/ folder), or http(s) URLs. --ignition (or --butane) reads
+a local file (or - for standard input) and stores its content in the
+profile: Ignition JSON 3.x or Butane YAML, validated when stored.
+
+With --os fedora-coreos or flatcar and no --kernel, the kernel, initrds and
+kernel arguments come from the latest image ` + "`pixie images pull`" + ` fetched
+(--stream/--arch choose which) and the distribution's documented arguments
+(Fedora CoreOS live PXE or, with --mode install, install to --install-dev).
+--ssh-key generates the guide's first-time config: user core with your key,
+the machine's hostname, and a unit that reports the finished boot.`,
 		Example: `  pixie profiles add fcos --os fedora-coreos --kernel fcos/kernel \
       --initrd fcos/initramfs.img --initrd fcos/rootfs.img \
       --args "ignition.firstboot ignition.platform.id=metal ignition.config.url={{.IgnitionURL}}" \
-      --ignition node.ign --description "Fedora CoreOS, live PXE"`,
+      --ignition node.ign --description "Fedora CoreOS, live PXE"
+  pixie profiles add first-time-fcos --os fedora-coreos --stream stable --ssh-key ~/.ssh/coreos-pxe.pub
+  pixie profiles add fcos-disk --os fedora-coreos --mode install --install-dev /dev/sda --butane node.bu
+  pixie profiles add flatcar --os flatcar --stream stable --butane node.bu`,
 		Args: exactArgs(1, "one profile name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f := cmd.Flags()
-			if !f.Changed("kernel") {
-				return usageErrorf("give the kernel with --kernel PATH (inside the asset store) or --kernel URL")
+			if f.Changed("butane") {
+				if f.Changed("ignition") {
+					return usageErrorf("give --ignition or --butane, not both")
+				}
+				pf.ignition = butane
+				f.Set("ignition", butane)
 			}
 			ignition, err := pf.read(f, c.in)
 			if err != nil {
@@ -224,6 +241,11 @@ directory's assets/ folder), or http(s) URLs. --ignition reads a local file
 			}
 			p := api.Profile{Name: args[0], OS: pf.os}
 			pf.apply(f, ignition, &p)
+			// Kernel, initrds and arguments from the pulled image and the
+			// OS's documented arguments, where not given.
+			if err := of.fill(c, cmd, &p, f.Changed("ignition")); err != nil {
+				return err
+			}
 			ctx, cancel := callCtx(cmd)
 			defer cancel()
 			p, err = c.client().CreateProfile(ctx, p)
@@ -241,6 +263,8 @@ directory's assets/ folder), or http(s) URLs. --ignition reads a local file
 		},
 	}
 	pf.register(cmd.Flags(), false)
+	of.register(cmd.Flags())
+	cmd.Flags().StringVar(&butane, "butane", "", "Butane config (YAML, variant fcos or flatcar) read from this local `FILE`, or - for stdin (same as --ignition)")
 	return cmd
 }
 

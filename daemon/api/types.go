@@ -20,12 +20,15 @@ type Profile struct {
 // Machine is what pixie knows about one MAC address: the profile it boots
 // (empty: the default profile), its hostname and variables for templates.
 type Machine struct {
-	MAC       string            `json:"mac"` // normalized aa:bb:cc:dd:ee:ff in answers
-	Profile   string            `json:"profile,omitempty"`
-	Hostname  string            `json:"hostname,omitempty"`
-	Vars      map[string]string `json:"vars,omitempty"`
-	CreatedAt time.Time         `json:"created_at,omitzero"` // set by the daemon
-	UpdatedAt time.Time         `json:"updated_at,omitzero"` // set by the daemon
+	MAC      string            `json:"mac"` // normalized aa:bb:cc:dd:ee:ff in answers
+	Profile  string            `json:"profile,omitempty"`
+	Hostname string            `json:"hostname,omitempty"`
+	Vars     map[string]string `json:"vars,omitempty"`
+	// Ignition is the machine's own config (Ignition 3.x JSON or Butane, a
+	// template), merged over its profile's config when served.
+	Ignition  string    `json:"ignition,omitempty"`
+	CreatedAt time.Time `json:"created_at,omitzero"` // set by the daemon
+	UpdatedAt time.Time `json:"updated_at,omitzero"` // set by the daemon
 }
 
 // Event is one recorded step of one machine's network boot, or a

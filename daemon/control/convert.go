@@ -27,13 +27,13 @@ func storeProfile(p api.Profile) store.Profile {
 
 func apiMachine(m store.Machine) api.Machine {
 	return api.Machine{
-		MAC: m.MAC, Profile: m.Profile, Hostname: m.Hostname, Vars: m.Vars,
+		MAC: m.MAC, Profile: m.Profile, Hostname: m.Hostname, Vars: m.Vars, Ignition: m.Ignition,
 		CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt,
 	}
 }
 
 func storeMachine(m api.Machine) store.Machine {
-	return store.Machine{MAC: m.MAC, Profile: m.Profile, Hostname: m.Hostname, Vars: m.Vars}
+	return store.Machine{MAC: m.MAC, Profile: m.Profile, Hostname: m.Hostname, Vars: m.Vars, Ignition: m.Ignition}
 }
 
 func apiEvent(e events.Event) api.Event {

@@ -25,6 +25,7 @@ const (
 	StageKernel   Stage = "kernel"   // kernel fetched over HTTP
 	StageInitrd   Stage = "initrd"   // an initrd fetched over HTTP
 	StageIgnition Stage = "ignition" // Ignition config served
+	StageBooted   Stage = "booted"   // the booted OS called its phone-home URL: the last stage
 	StageError    Stage = "error"    // something a person should look at
 	StageServer   Stage = "server"   // daemon-level events (paused, address changed)
 )

@@ -45,6 +45,9 @@ type Config struct {
 	// RetryDelay is how long a machine waits before trying again after an
 	// error script.
 	RetryDelay time.Duration
+	// TokenTTL is how long a per-boot Ignition token stays valid; 0 means
+	// one hour. Tokens are on when Deps.Tokens is set.
+	TokenTTL time.Duration
 }
 
 // Deps are the server's collaborators.
@@ -55,6 +58,10 @@ type Deps struct {
 	Firmware func(name string) (io.ReadSeekCloser, error)
 	Events   Recorder
 	Counters *events.Counters
+	// Tokens issues and checks per-boot Ignition tokens (*store.Store).
+	// nil turns tokens off: /ignition then serves any MAC's config to
+	// whoever asks (for debugging only).
+	Tokens Tokens
 }
 
 // Server is the boot HTTP server.
@@ -69,10 +76,15 @@ func New(cfg Config, deps Deps) *Server {
 	if cfg.RetryDelay <= 0 {
 		cfg.RetryDelay = 30 * time.Second
 	}
+	if cfg.TokenTTL <= 0 {
+		cfg.TokenTTL = time.Hour
+	}
 	s := &Server{cfg: cfg, deps: deps, mux: http.NewServeMux()}
 	s.mux.HandleFunc("GET /boot.ipxe", s.serveChain)
 	s.mux.HandleFunc("GET /ipxe", s.serveMachineScript)
 	s.mux.HandleFunc("GET /ignition", s.serveIgnition)
+	s.mux.HandleFunc("GET /phone-home", s.servePhoneHome)
+	s.mux.HandleFunc("POST /phone-home", s.servePhoneHome)
 	s.mux.HandleFunc("GET /assets/{path...}", s.serveAsset)
 	s.mux.HandleFunc("GET /firmware/{name}", s.serveFirmware)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
@@ -150,6 +162,10 @@ func (s *Server) serveMachineScript(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, ev, strings.Join(lines[:len(lines)-1], "; "), lines[len(lines)-1:]...)
 		return
 	}
+	if err := s.issueToken(r.Context(), plan, &req); err != nil {
+		s.fail(w, r, ev, "cannot issue an Ignition token: "+err.Error())
+		return
+	}
 	script, err := BootScript(plan, req, s.retrySeconds())
 	if err != nil {
 		s.fail(w, r, ev, err.Error(), "fix the profile on the server: `pixie profiles edit "+plan.Profile.Name+" --args ...`")
@@ -216,6 +232,12 @@ func (s *Server) serveIgnition(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ev := events.Event{MAC: req.MAC, IP: req.IP, Stage: events.StageIgnition}
+	if !s.checkToken(w, r, req, ev, "Ignition config", false) {
+		return
+	}
+	if s.deps.Tokens != nil {
+		req.Token = r.URL.Query().Get("token") // checked: {{.PhoneHomeURL}} carries it
+	}
 	plan, err := s.deps.Store.PlanBoot(r.Context(), req.MAC)
 	if err == nil {
 		var body []byte

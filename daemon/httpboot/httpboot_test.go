@@ -170,7 +170,7 @@ func TestFullBootOverHTTP(t *testing.T) {
 func TestAssignedProfileChangesIgnition(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	if _, err := f.store.CreateProfile(ctx, store.Profile{Name: "worker", Kernel: "k", Ignition: `{"ignition":{"version":"3.4.0"},"x":{{json .Hostname}}}`}); err != nil {
+	if _, err := f.store.CreateProfile(ctx, store.Profile{Name: "worker", Kernel: "k", Ignition: `{"ignition":{"version":"3.4.0"},"storage":{"files":[{"path":"/etc/hostname","contents":{"source":{{json (printf "data:,%s" .Hostname)}}}}]}}`}); err != nil {
 		t.Fatal(err)
 	}
 	_, before := f.get(t, "/ignition?mac=52:54:00:00:00:07")
@@ -178,7 +178,7 @@ func TestAssignedProfileChangesIgnition(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, after := f.get(t, "/ignition?mac=52:54:00:00:00:07")
-	if sha256.Sum256([]byte(before)) == sha256.Sum256([]byte(after)) || !strings.Contains(after, `"x":"w7"`) {
+	if sha256.Sum256([]byte(before)) == sha256.Sum256([]byte(after)) || !strings.Contains(after, `"source":"data:,w7"`) {
 		t.Errorf("before %s\nafter %s", before, after)
 	}
 }

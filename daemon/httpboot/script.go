@@ -2,13 +2,13 @@ package httpboot
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"net/url"
 	"path"
 	"strings"
 	"text/template"
 
+	"github.com/pixie-boot/pixie/daemon/ignition"
 	"github.com/pixie-boot/pixie/daemon/store"
 )
 
@@ -22,6 +22,9 @@ type Request struct {
 	Arch      string // iPXE ${buildarch}: i386, x86_64, arm64
 	Platform  string // iPXE ${platform}: pcbios, efi
 	Hostname  string // as iPXE reported it (DHCP option 12)
+	// Token is the per-boot token put in the machine's Ignition and
+	// phone-home URLs ("" when tokens are off).
+	Token string
 }
 
 // chainScript is served at /boot.ipxe. It sends iPXE to the per-machine
@@ -51,7 +54,21 @@ type argsData struct {
 
 // ignitionURL is the address the booted OS fetches its config from.
 func ignitionURL(r Request) string {
-	return r.ServerURL + "/ignition?mac=" + macParam(r.MAC)
+	return r.ServerURL + "/ignition?mac=" + macParam(r.MAC) + tokenParam(r.Token)
+}
+
+// phoneHomeURL is where the booted OS reports that it is up.
+func phoneHomeURL(r Request) string {
+	return r.ServerURL + "/phone-home?mac=" + macParam(r.MAC) + tokenParam(r.Token)
+}
+
+// tokenParam spells the token for a query; tokens are base64url, which
+// needs no escaping.
+func tokenParam(tok string) string {
+	if tok == "" {
+		return ""
+	}
+	return "&token=" + url.QueryEscape(tok)
 }
 
 // macParam spells a MAC for URLs with hyphens, which never need escaping.
@@ -195,39 +212,32 @@ func scriptSafe(s string) string {
 	return s
 }
 
-// ignitionData is what Ignition config templates may use.
-type ignitionData struct {
-	MAC       string
-	IP        string
-	Hostname  string
-	Profile   string
-	ServerURL string
-	Vars      map[string]string
-}
-
-// RenderIgnition renders the profile's Ignition template for one machine
-// and checks the result is JSON, so a broken config is never served.
-// Templates should insert values with the json function, e.g.
-// "hostname": {{json .Hostname}}, which quotes and escapes them.
+// RenderIgnition renders the profile's config, and the machine's own config
+// merged over it, for one machine: template, then Butane translation, then
+// validation with the coreos libraries (see package ignition), so a broken
+// config is never served. Templates should insert values with the json
+// function, e.g. "hostname": {{json .Hostname}}, which quotes and escapes
+// them (in Butane YAML too).
 func RenderIgnition(plan store.BootPlan, r Request) ([]byte, error) {
-	t, err := template.New("ignition").Option("missingkey=error").Funcs(store.TemplateFuncs()).Parse(plan.Profile.Ignition)
-	if err != nil {
-		return nil, fmt.Errorf("profile %s: Ignition template: %w", plan.Profile.Name, err)
+	vars := nonNil(plan.Machine.Vars)
+	var keys []string
+	for _, k := range strings.Split(vars["ssh_keys"], "\n") {
+		if k = strings.TrimSpace(k); k != "" {
+			keys = append(keys, k)
+		}
 	}
-	var b bytes.Buffer
-	err = t.Execute(&b, ignitionData{
-		MAC:       r.MAC,
-		IP:        r.IP,
-		Hostname:  hostnameFor(plan, r),
-		Profile:   plan.Profile.Name,
-		ServerURL: r.ServerURL,
-		Vars:      nonNil(plan.Machine.Vars),
+	out, err := ignition.Render(plan.Profile.Ignition, plan.Machine.Ignition, plan.Profile.OS, ignition.Data{
+		MAC:          r.MAC,
+		IP:           r.IP,
+		Hostname:     hostnameFor(plan, r),
+		Profile:      plan.Profile.Name,
+		ServerURL:    r.ServerURL,
+		PhoneHomeURL: phoneHomeURL(r),
+		SSHKeys:      keys,
+		Vars:         vars,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("profile %s: Ignition template: %w", plan.Profile.Name, err)
+		return nil, fmt.Errorf("profile %s: %w", plan.Profile.Name, err)
 	}
-	if !json.Valid(b.Bytes()) {
-		return nil, fmt.Errorf("profile %s: the rendered Ignition config is not valid JSON", plan.Profile.Name)
-	}
-	return b.Bytes(), nil
+	return out, nil
 }

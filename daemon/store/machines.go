@@ -7,21 +7,26 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/pixie-boot/pixie/daemon/hwaddr"
+	"github.com/pixie-boot/pixie/daemon/ignition"
 )
 
 // Machine is what pixie knows about one network card's owner: the profile it
 // boots (empty: the default profile), its hostname and free-form variables
 // used when rendering its scripts and Ignition config.
 type Machine struct {
-	MAC       string            `json:"mac"`
-	Profile   string            `json:"profile,omitempty"`
-	Hostname  string            `json:"hostname,omitempty"`
-	Vars      map[string]string `json:"vars,omitempty"`
-	CreatedAt time.Time         `json:"created_at"`
-	UpdatedAt time.Time         `json:"updated_at"`
+	MAC      string            `json:"mac"`
+	Profile  string            `json:"profile,omitempty"`
+	Hostname string            `json:"hostname,omitempty"`
+	Vars     map[string]string `json:"vars,omitempty"`
+	// Ignition is the machine's own config (Ignition 3.x or Butane, a
+	// template like the profile's), merged over the profile's config.
+	Ignition  string    `json:"ignition,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 var (
@@ -47,16 +52,21 @@ func (m *Machine) Validate() error {
 			return fmt.Errorf("%w: variable %s is larger than 64 KiB", ErrInvalid, k)
 		}
 	}
+	if strings.TrimSpace(m.Ignition) != "" {
+		if err := ignition.CheckOverlay(m.Ignition, ""); err != nil {
+			return fmt.Errorf("%w: machine %s: %v", ErrInvalid, m.MAC, err)
+		}
+	}
 	return nil
 }
 
-const machineCols = `mac, coalesce(profile, ''), hostname, vars, created_at, updated_at`
+const machineCols = `mac, coalesce(profile, ''), hostname, vars, ignition, created_at, updated_at`
 
 func scanMachine(row interface{ Scan(...any) error }) (Machine, error) {
 	var m Machine
 	var vars string
 	var created, updated int64
-	if err := row.Scan(&m.MAC, &m.Profile, &m.Hostname, &vars, &created, &updated); err != nil {
+	if err := row.Scan(&m.MAC, &m.Profile, &m.Hostname, &vars, &m.Ignition, &created, &updated); err != nil {
 		return m, err
 	}
 	if err := json.Unmarshal([]byte(vars), &m.Vars); err != nil {
@@ -113,11 +123,11 @@ func (s *Store) PutMachine(ctx context.Context, m Machine) (Machine, error) {
 		profile = m.Profile
 	}
 	now := time.Now().UnixNano()
-	_, err := s.db.ExecContext(ctx, `INSERT INTO machines(mac, profile, hostname, vars, created_at, updated_at)
-		VALUES(?, ?, ?, ?, ?, ?)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO machines(mac, profile, hostname, vars, ignition, created_at, updated_at)
+		VALUES(?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT(mac) DO UPDATE SET profile = excluded.profile, hostname = excluded.hostname,
-			vars = excluded.vars, updated_at = excluded.updated_at`,
-		m.MAC, profile, m.Hostname, string(vars), now, now)
+			vars = excluded.vars, ignition = excluded.ignition, updated_at = excluded.updated_at`,
+		m.MAC, profile, m.Hostname, string(vars), m.Ignition, now, now)
 	if isConstraint(err) {
 		return m, fmt.Errorf("%w: profile %q does not exist (see `pixie profiles list`)", ErrInvalid, m.Profile)
 	}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"github.com/pixie-boot/pixie/daemon/ignition"
 )
 
 // Profile says how a machine boots: which kernel and initrds from the asset
@@ -67,8 +69,11 @@ func (p *Profile) Validate() error {
 		return fmt.Errorf("%w: profile %s: kernel arguments template: %v", ErrInvalid, p.Name, err)
 	}
 	if strings.TrimSpace(p.Ignition) != "" {
-		if _, err := template.New("ignition").Funcs(TemplateFuncs()).Parse(p.Ignition); err != nil {
-			return fmt.Errorf("%w: profile %s: Ignition template: %v", ErrInvalid, p.Name, err)
+		// Translated and validated with the coreos libraries (with sample
+		// values for the template), so a broken config is refused here
+		// rather than served.
+		if err := ignition.Check(p.Ignition, p.OS); err != nil {
+			return fmt.Errorf("%w: profile %s: %v", ErrInvalid, p.Name, err)
 		}
 	}
 	return nil

@@ -126,6 +126,18 @@ CREATE TABLE events (
 );
 CREATE INDEX events_mac_id ON events(mac, id);
 `,
+	// 2: a machine's own config (merged over its profile's), and the
+	// per-boot tokens that guard /ignition.
+	`
+ALTER TABLE machines ADD COLUMN ignition TEXT NOT NULL DEFAULT '';
+CREATE TABLE boot_tokens (
+	hash       TEXT PRIMARY KEY,
+	mac        TEXT NOT NULL,
+	created_at INTEGER NOT NULL,
+	expires_at INTEGER NOT NULL
+);
+CREATE INDEX boot_tokens_mac ON boot_tokens(mac);
+`,
 }
 
 // seed is what a brand-new database starts with: the default profile, so a

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/pixie-boot/pixie/daemon/images"
+	"github.com/pixie-boot/pixie/helper/paths"
+)
+
+// Images are pulled by the CLI itself, into the data directory's assets/
+// folder (which needs the data directory's owner, usually root): a
+// download runs with the caller's own network access and shows its
+// progress directly, and the daemon is never asked to fetch a URL or read
+// a keyring path a client names. The daemon serves the files as soon as
+// they are renamed into place.
+
+func newImagesCmd(c *cli) *cobra.Command {
+	cmd := groupCmd(&cobra.Command{
+		Use:     "images",
+		Aliases: []string{"image"},
+		Short:   "Pull, list and remove OS boot images in the asset store",
+		Long: `Boot images live in the data directory's assets/ folder, which the daemon
+serves. ` + "`pixie images pull`" + ` reads the distribution's release metadata, downloads
+the PXE kernel and initramfs (and Fedora CoreOS's live rootfs), verifies each
+file against its published checksum (and its OpenPGP signature with
+--keyring), and resumes an interrupted download. Running it again downloads
+nothing when the files are present and verified.
+
+Run it as the data directory's owner (sudo). --data-dir defaults to the
+running daemon's data directory.`,
+		Example: `  sudo pixie images pull fedora-coreos --stream stable
+  sudo pixie images pull flatcar --channel stable --keyring flatcar-image-signing-key.asc
+  sudo pixie images pull generic --name debian --url https://example/vmlinuz#sha256=HEX --url https://example/initrd.gz#sha256=HEX
+  pixie images list
+  sudo pixie images rm fedora-coreos/stable/x86_64/41.20241109.3.0`,
+	})
+	cmd.PersistentFlags().String("data-dir", "", "the daemon's data `DIR` (default: ask the running daemon, else "+paths.Default().DataDir+")")
+	cmd.AddCommand(newImagesPullCmd(c), newImagesListCmd(c), newImagesRmCmd(c))
+	return cmd
+}
+
+// assetsDir is the asset store of --data-dir, or of the running daemon.
+func (c *cli) assetsDir(cmd *cobra.Command) string {
+	if f := cmd.Flag("data-dir"); f != nil && f.Value.String() != "" {
+		return filepath.Join(f.Value.String(), "assets")
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Second)
+	defer cancel()
+	if st, err := c.client().Status(ctx); err == nil && st.DataDir != "" {
+		return filepath.Join(st.DataDir, "assets")
+	}
+	return filepath.Join(paths.Default().DataDir, "assets")
+}
+
+func newImagesPullCmd(c *cli) *cobra.Command {
+	var r images.Request
+	var channel, keyring string
+	var urls []string
+	cmd := &cobra.Command{
+		Use:   "pull fedora-coreos|flatcar|generic",
+		Short: "Download and verify an OS's PXE boot files",
+		Long: `Pull the PXE boot files of an OS into the asset store.
+
+  fedora-coreos  the stream's current release (--stream stable|testing|next,
+                 --arch x86_64|aarch64), from the stream metadata at
+                 ` + images.FCOSBase + `/streams/STREAM.json
+  flatcar        --channel stable|beta|alpha|lts, --version current|N, from
+                 https://CHANNEL.release.flatcar-linux.net/ARCH-usr/VERSION/
+                 (checksums from the .DIGESTS files)
+  generic        --name NAME and --url URL#sha256=HEX (the first is the
+                 kernel, the others initrds)
+
+--mirror replaces the distribution's host, for air-gapped sites: a copy of
+` + images.FCOSBase + ` (streams/ and prod/), or for Flatcar a base
+holding CHANNEL/ARCH-usr/VERSION/. --keyring verifies the detached OpenPGP
+signatures the distribution publishes with the keys in FILE (armored or
+binary); without it only the checksums are verified.`,
+		Example: `  sudo pixie images pull fedora-coreos
+  sudo pixie images pull fedora-coreos --stream testing --arch aarch64
+  sudo pixie images pull flatcar --channel beta --version 4081.1.0 --keyring flatcar.asc
+  sudo pixie images pull fedora-coreos --mirror http://mirror.lan/fcos`,
+		Args: exactArgs(1, "the OS to pull: fedora-coreos, flatcar or generic"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r.OS = args[0]
+			f := cmd.Flags()
+			switch r.OS {
+			case "flatcar":
+				if f.Changed("stream") {
+					return usageErrorf("Flatcar has channels: give --channel")
+				}
+				r.Stream = channel
+			case "fedora-coreos":
+				if f.Changed("channel") {
+					return usageErrorf("Fedora CoreOS has streams: give --stream")
+				}
+			case "generic":
+				if len(urls) == 0 || r.Name == "" {
+					return usageErrorf("a generic image needs --name NAME and --url KERNEL_URL#sha256=HEX (then --url for each initrd)")
+				}
+				r.SHA256 = map[string]string{}
+				for i, u := range urls {
+					base, frag, _ := strings.Cut(u, "#")
+					r.SHA256[base] = strings.TrimPrefix(frag, "sha256=")
+					if i == 0 {
+						r.Kernel = base
+					} else {
+						r.Initrds = append(r.Initrds, base)
+					}
+				}
+			default:
+				return usageErrorf("unknown OS %q: pull fedora-coreos, flatcar or generic", r.OS)
+			}
+			if r.OS != "generic" && len(urls) > 0 {
+				return usageErrorf("--url is for generic images")
+			}
+			p := &images.Puller{Log: c.errOut}
+			tty := false
+			if fd, ok := c.errOut.(*os.File); ok {
+				tty = term.IsTerminal(int(fd.Fd()))
+			}
+			p.Progress = images.NewProgress(c.errOut, tty)
+			if keyring != "" {
+				// Read here, with the caller's permissions.
+				kf, err := os.Open(keyring)
+				if err != nil {
+					return fmt.Errorf("--keyring: %w", err)
+				}
+				p.Keyring, err = images.ReadKeyring(kf)
+				kf.Close()
+				if err != nil {
+					return fmt.Errorf("--keyring %s: %w", keyring, err)
+				}
+			}
+			assets := c.assetsDir(cmd)
+			res, err := p.Pull(cmd.Context(), assets, r)
+			if err != nil {
+				return err
+			}
+			if c.json {
+				return printJSON(c.out, res)
+			}
+			verb := "pulled"
+			if len(res.Downloaded) == 0 {
+				verb = "already present, verified"
+			}
+			fmt.Fprintf(c.out, "%s %s %s: %s (%s)\n", res.Image.OS, res.Image.Stream, res.Image.Version, verb, filepath.Join(assets, filepath.FromSlash(res.Image.Dir)))
+			if res.Image.OS != "generic" {
+				fmt.Fprintf(c.out, "use it: pixie profiles add NAME --os %s --%s %s --ssh-key ~/.ssh/id_ed25519.pub\n",
+					res.Image.OS, map[bool]string{true: "channel", false: "stream"}[res.Image.OS == "flatcar"], res.Image.Stream)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&r.Stream, "stream", "stable", "Fedora CoreOS `STREAM`: stable, testing or next")
+	f.StringVar(&channel, "channel", "stable", "Flatcar `CHANNEL`: stable, beta, alpha or lts")
+	f.StringVar(&r.Version, "version", "current", "Flatcar `VERSION`: current or a release number")
+	f.StringVar(&r.Arch, "arch", "x86_64", "`ARCH`: x86_64 or aarch64")
+	f.StringVar(&r.Mirror, "mirror", "", "mirror base `URL` replacing the distribution's host")
+	f.StringVar(&keyring, "keyring", "", "verify OpenPGP signatures with the public keys in `FILE`")
+	f.StringVar(&r.Name, "name", "", "generic image `NAME` (its folder under assets/generic/)")
+	f.StringArrayVar(&urls, "url", nil, "generic image file `URL#sha256=HEX` (first the kernel, then initrds)")
+	return cmd
+}
+
+func newImagesListCmd(c *cli) *cobra.Command {
+	return &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List the pulled images",
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			imgs, err := images.List(c.assetsDir(cmd))
+			if err != nil {
+				return err
+			}
+			if c.json {
+				if imgs == nil {
+					imgs = []images.Image{}
+				}
+				return printJSON(c.out, imgs)
+			}
+			if len(imgs) == 0 {
+				_, err := fmt.Fprintln(c.out, "no images pulled yet: try `sudo pixie images pull fedora-coreos`")
+				return err
+			}
+			var rows [][]string
+			for _, im := range imgs {
+				var size int64
+				for _, f := range im.Files {
+					size += f.Size
+				}
+				rows = append(rows, []string{im.ID(), im.OS, orDash(im.Stream), orDash(im.Arch), im.Version,
+					fmt.Sprintf("%.1f MiB", float64(size)/(1<<20)), formatAge(c.now(), im.PulledAt)})
+			}
+			_, err = fmt.Fprint(c.out, table([]string{"IMAGE", "OS", "STREAM", "ARCH", "VERSION", "SIZE", "PULLED"}, rows))
+			return err
+		},
+	}
+}
+
+func newImagesRmCmd(c *cli) *cobra.Command {
+	return &cobra.Command{
+		Use:     "rm IMAGE",
+		Aliases: []string{"remove"},
+		Short:   "Remove a pulled image (IMAGE as `pixie images list` shows it)",
+		Args:    exactArgs(1, "one image, as `pixie images list` shows it"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := images.Remove(c.assetsDir(cmd), args[0]); err != nil {
+				return err
+			}
+			_, err := fmt.Fprintf(c.out, "image %s removed\n", args[0])
+			return err
+		},
+	}
+}
