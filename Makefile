@@ -21,7 +21,7 @@ run: build
 test:
 	./packaging/dev/test-deps.sh
 	$(GO) vet ./...
-	GOOS=darwin CGO_ENABLED=0 $(GO) vet $$($(GO) list ./... | grep -v -e /tray -e /internal/testnet -e /e2e)
+	GOOS=darwin CGO_ENABLED=0 $(GO) vet $$($(GO) list ./... | grep -v -e /internal/testnet -e /e2e)
 	$(GO) test -count=1 -timeout 40m ./...
 
 test-short:
@@ -29,7 +29,7 @@ test-short:
 
 vet:
 	$(GO) vet ./...
-	GOOS=darwin CGO_ENABLED=0 $(GO) vet $$($(GO) list ./... | grep -v -e /tray -e /internal/testnet -e /e2e)
+	GOOS=darwin CGO_ENABLED=0 $(GO) vet $$($(GO) list ./... | grep -v -e /internal/testnet -e /e2e)
 
 # Fetch Debian's iPXE build into assets/firmware (build inputs, not in git).
 firmware:
@@ -47,3 +47,44 @@ demo:
 
 clean:
 	rm -rf bin
+
+# --- macOS app and installer (run on a Mac; see packaging/macos) ---
+#   make macos-app   bin/Pixie.app: the menu-bar app (cgo, fyne systray) with
+#                    the pixie binary inside; codesigned (hardened runtime)
+#                    when PIXIE_SIGN_IDENTITY names a "Developer ID
+#                    Application" identity.
+#   make macos-pkg   bin/Pixie-$(VERSION).pkg: installs Pixie.app in
+#                    /Applications, links /usr/local/bin/pixie, and runs
+#                    `pixie install service` (packaging/macos/scripts/
+#                    postinstall); signed when PIXIE_INSTALLER_IDENTITY names a
+#                    "Developer ID Installer" identity.
+MACOS_BUNDLE_VERSION = $(shell $(GO) run ./packaging/macos/mkbundle -bundle-version -version $(VERSION))
+
+.PHONY: macos-app macos-pkg
+macos-app:
+	@test "$$(uname -s)" = Darwin || { echo "macos-app builds on macOS only (cgo for the menu bar)"; exit 1; }
+	$(BUILD) -o bin/darwin/pixie ./cmd/pixie
+	$(BUILD) -o bin/darwin/pixie-tray ./cmd/pixie-tray
+	$(GO) run ./packaging/macos/mkbundle -app bin/Pixie.app -version $(VERSION) \
+		-pixie bin/darwin/pixie -tray bin/darwin/pixie-tray -icons assets/icons
+	@if [ -n "$$PIXIE_SIGN_IDENTITY" ]; then \
+		codesign --force --timestamp --options runtime --sign "$$PIXIE_SIGN_IDENTITY" bin/Pixie.app/Contents/MacOS/pixie && \
+		codesign --force --timestamp --options runtime --sign "$$PIXIE_SIGN_IDENTITY" bin/Pixie.app && \
+		codesign --verify --deep --strict bin/Pixie.app; \
+	else echo "PIXIE_SIGN_IDENTITY not set: Pixie.app is not signed"; fi
+
+macos-pkg: macos-app
+	rm -rf bin/pkgroot && mkdir -p bin/pkgroot/Applications
+	cp -R bin/Pixie.app bin/pkgroot/Applications/
+	pkgbuild --analyze --root bin/pkgroot bin/pixie-components.plist
+	plutil -replace 0.BundleIsRelocatable -bool NO bin/pixie-components.plist
+	pkgbuild --root bin/pkgroot --component-plist bin/pixie-components.plist \
+		--identifier dev.pixie.pkg --version $(MACOS_BUNDLE_VERSION) \
+		--scripts packaging/macos/scripts --install-location / bin/pixie-component.pkg
+	@if [ -n "$$PIXIE_INSTALLER_IDENTITY" ]; then \
+		productbuild --package bin/pixie-component.pkg --sign "$$PIXIE_INSTALLER_IDENTITY" bin/Pixie-$(VERSION).pkg; \
+	else \
+		echo "PIXIE_INSTALLER_IDENTITY not set: the .pkg is not signed"; \
+		productbuild --package bin/pixie-component.pkg bin/Pixie-$(VERSION).pkg; \
+	fi
+	@echo "bin/Pixie-$(VERSION).pkg"

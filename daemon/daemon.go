@@ -56,6 +56,12 @@ type Config struct {
 	// OSFirmwareDirs are where the OS's iPXE package puts its files.
 	OSFirmwareDirs []string
 
+	// NoIgnitionTokens turns per-boot Ignition tokens off: /ignition then
+	// serves any machine's config to whoever names its MAC (debugging only).
+	NoIgnitionTokens bool
+	// IgnitionTokenTTL is how long a per-boot token is valid (default 1h).
+	IgnitionTokenTTL time.Duration
+
 	Version string
 	// Banner receives the few lines saying what is served.
 	Banner io.Writer
@@ -151,7 +157,13 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Counters: counters,
 		MACFor:   neigh.MACFor,
 	})
-	boot := httpboot.New(httpboot.Config{ServerURL: func() string { return serverURL }}, httpboot.Deps{
+	var tokens httpboot.Tokens = st
+	if cfg.NoIgnitionTokens {
+		tokens = nil
+		log.Warn("per-boot Ignition tokens are off: anyone on the LAN can fetch any machine's Ignition config by its MAC")
+	}
+	boot := httpboot.New(httpboot.Config{ServerURL: func() string { return serverURL }, TokenTTL: cfg.IgnitionTokenTTL}, httpboot.Deps{
+		Tokens:   tokens,
 		Log:      log.With("server", "http"),
 		Store:    st,
 		Assets:   assets,

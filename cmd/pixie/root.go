@@ -95,8 +95,15 @@ with ` + "`pixie machines set`" + `.`,
 		newResumeCmd(c),
 		newMachinesCmd(c),
 		newProfilesCmd(c),
+		newImagesCmd(c),
 		newBootsCmd(c),
 		newTimelineCmd(c),
+		newInstallCmd(c),
+		newUninstallCmd(c),
+		newStartCmd(c),
+		newStopCmd(c),
+		newRestartCmd(c),
+		newDoctorCmd(c),
 	)
 	return root
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -65,5 +66,7 @@ ports. Stop it with Ctrl-C.`,
 	f.StringVar(&cfg.EFIFile, "efi-file", "ipxe.efi", "first-stage file for x86-64 UEFI: ipxe.efi or snponly.efi")
 	f.StringVar(&cfg.SocketGroup, "socket-group", cfg.SocketGroup, "group allowed to use the control socket besides root")
 	f.StringVar(&logLevel, "log-level", "info", "log detail: debug, info, warn or error")
+	f.BoolVar(&cfg.NoIgnitionTokens, "no-ignition-tokens", false, "serve /ignition without per-boot tokens (debugging only: anyone on the LAN can read any machine's config)")
+	f.DurationVar(&cfg.IgnitionTokenTTL, "ignition-token-ttl", time.Hour, "how long the per-boot Ignition token in a machine's kernel arguments stays valid")
 	return cmd
 }

@@ -21,13 +21,17 @@ data directory and its counters (packets ignored and why, transfers refused).`,
 			ctx, cancel := callCtx(cmd)
 			defer cancel()
 			st, err := c.client().Status(ctx)
+			svc := serviceStatus()
 			if err != nil {
+				if svc.Installed && !c.json {
+					fmt.Fprint(c.out, formatServiceLine(svc))
+				}
 				return err
 			}
 			if c.json {
-				return printJSON(c.out, st)
+				return printJSON(c.out, statusWithService{st, svc})
 			}
-			_, err = fmt.Fprint(c.out, formatStatus(st, c.now()))
+			_, err = fmt.Fprint(c.out, formatStatus(st, c.now())+formatServiceLine(svc))
 			return err
 		},
 	}

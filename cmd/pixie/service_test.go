@@ -1,0 +1,109 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/pixie-boot/pixie/daemon/api"
+	"github.com/pixie-boot/pixie/helper/service"
+)
+
+// TestInstallServiceHasServeFlags keeps `install service` in step with
+// `serve`: every flag a person can give the daemon can be given to the
+// service.
+func TestInstallServiceHasServeFlags(t *testing.T) {
+	serve := newServeCmd()
+	install := newInstallServiceCmd(&cli{})
+	serve.Flags().VisitAll(func(f *pflag.Flag) {
+		g := install.Flags().Lookup(f.Name)
+		if g == nil {
+			t.Errorf("pixie serve has --%s, pixie install service does not", f.Name)
+			return
+		}
+		if g.DefValue != f.DefValue {
+			t.Errorf("--%s: default %q for serve, %q for install service", f.Name, f.DefValue, g.DefValue)
+		}
+	})
+}
+
+// TestInstallServiceStaged runs `pixie install service --root` and finds
+// the unit (or plist) where the service manager reads it.
+func TestInstallServiceStaged(t *testing.T) {
+	if runtime.GOOS != "linux" && runtime.GOOS != "darwin" {
+		t.Skip("services exist on Linux and macOS only")
+	}
+	root := t.TempDir()
+	exe := filepath.Join(t.TempDir(), "pixie")
+	if err := os.WriteFile(exe, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"install", "service", "--root", root, "--executable", exe, "--interface", "eth0", "--http-port", "8081", "--socket", "/run/pixie/other.sock"}
+	out := mustPixie(t, nil, args...)
+	file := filepath.Join(root, filepath.FromSlash(service.SystemdUnitPath))
+	if runtime.GOOS == "darwin" {
+		file = filepath.Join(root, filepath.FromSlash(service.LaunchdPlistPath))
+	}
+	wantContains(t, "install", out, "staged the pixie service", file, exe+" serve --interface eth0 --http-port 8081 --socket /run/pixie/other.sock")
+	content, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("no service file where the service manager reads it: %v", err)
+	}
+	if !strings.Contains(string(content), "--http-port") {
+		t.Errorf("the flags are not in the service file:\n%s", content)
+	}
+
+	wantContains(t, "install again", mustPixie(t, nil, args...), "already installed", "nothing changed")
+	code, _, errOut := pixie(t, nil, "", "install", "service", "--root", root, "--executable", exe)
+	if code != 1 || !strings.Contains(errOut, "--force") || !strings.Contains(errOut, "--interface eth0") {
+		t.Errorf("install with other flags: exit %d, %s", code, errOut)
+	}
+	wantContains(t, "force", mustPixie(t, nil, "install", "service", "--root", root, "--executable", exe, "--force"), "staged")
+
+	wantContains(t, "uninstall", mustPixie(t, nil, "uninstall", "service", "--root", root), "removed the pixie service", "kept the data")
+	if _, err := os.Stat(file); !os.IsNotExist(err) {
+		t.Errorf("uninstall left %s", file)
+	}
+	code, _, errOut = pixie(t, nil, "", "install", "service", "--root", root, "--executable", exe, "--http-port", "99999")
+	if code != exitUsage || !strings.Contains(errOut, "99999") {
+		t.Errorf("bad port: exit %d, %s", code, errOut)
+	}
+}
+
+func TestFormatServiceLine(t *testing.T) {
+	got := formatServiceLine(service.State{Kind: "systemd", Installed: true, Status: "running", CommandLine: "/usr/bin/pixie serve"})
+	want := "service:    installed (systemd), running\n            /usr/bin/pixie serve\n"
+	if got != want {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+	// Aligned with formatStatus's fields.
+	if !strings.HasPrefix(strings.Split(formatStatus(api.Status{Interface: "eth0"}, time.Now()), "\n")[1], "interface:  ") {
+		t.Error("formatStatus's label width changed: align formatServiceLine with it")
+	}
+}
+
+func TestDoctorCLI(t *testing.T) {
+	dataDir := t.TempDir()
+	sock := filepath.Join(t.TempDir(), "none.sock")
+	// Unusual ports, so nothing on this host holds them.
+	args := []string{"--socket", sock, "doctor", "--data-dir", dataDir, "--dhcp-port", "1", "--pxe-port", "2", "--tftp-port", "3", "--http-port", "4"}
+	code, out, errOut := pixie(t, nil, "", args...)
+	if code != exitFailure || !strings.Contains(errOut, "problem") {
+		t.Errorf("no daemon: exit %d, stderr %q", code, errOut)
+	}
+	wantContains(t, "doctor", out, "FAIL  daemon", "no socket at "+sock, "fix: sudo pixie serve", "database", "blocks network boot")
+	code, out, _ = pixie(t, nil, "", append(args, "--json")...)
+	var r struct {
+		Checks   []struct{ Name, Status, Message, Fix string }
+		Blocking bool
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil || code != exitFailure || !r.Blocking || len(r.Checks) < 5 {
+		t.Errorf("--json: exit %d, %v, %+v", code, err, r)
+	}
+}

@@ -1,0 +1,70 @@
+package service
+
+import (
+	"fmt"
+	"path"
+
+	"howett.net/plist"
+)
+
+// LaunchdJob is the LaunchDaemon property list pixie installs (see
+// launchd.plist(5)). Only the keys pixie sets are here.
+type LaunchdJob struct {
+	Label            string   `plist:"Label"`
+	ProgramArguments []string `plist:"ProgramArguments"`
+	// RunAtLoad starts the daemon at boot; KeepAlive restarts it whenever it
+	// exits, after ThrottleInterval seconds (launchd's default is 10).
+	RunAtLoad         bool   `plist:"RunAtLoad"`
+	KeepAlive         bool   `plist:"KeepAlive"`
+	ThrottleInterval  int    `plist:"ThrottleInterval"`
+	StandardOutPath   string `plist:"StandardOutPath"`
+	StandardErrorPath string `plist:"StandardErrorPath"`
+	// WorkingDirectory is "/": launchd's default is also "/", but saying so
+	// keeps a relative path in the flags from meaning something by chance.
+	WorkingDirectory string `plist:"WorkingDirectory"`
+}
+
+// Job returns the LaunchDaemon for spec: root (a LaunchDaemon without
+// UserName runs as root), started at boot, kept alive, its output appended
+// to LaunchdLogFile.
+func (s Spec) Job() (LaunchdJob, error) {
+	if !path.IsAbs(s.Executable) {
+		return LaunchdJob{}, fmt.Errorf("the LaunchDaemon needs the pixie binary's absolute path, not %q", s.Executable)
+	}
+	return LaunchdJob{
+		Label:             LaunchdLabel,
+		ProgramArguments:  append([]string{s.Executable}, s.Args...),
+		RunAtLoad:         true,
+		KeepAlive:         true,
+		ThrottleInterval:  5,
+		StandardOutPath:   LaunchdLogFile,
+		StandardErrorPath: LaunchdLogFile,
+		WorkingDirectory:  "/",
+	}, nil
+}
+
+// LaunchdPlist renders the LaunchDaemon for spec as an XML property list.
+func LaunchdPlist(spec Spec) ([]byte, error) {
+	job, err := spec.Job()
+	if err != nil {
+		return nil, err
+	}
+	out, err := plist.MarshalIndent(job, plist.XMLFormat, "\t")
+	if err != nil {
+		return nil, fmt.Errorf("render the LaunchDaemon plist: %w", err)
+	}
+	return append(out, '\n'), nil
+}
+
+// parseLaunchdArgs returns the arguments after the executable in an
+// installed plist.
+func parseLaunchdArgs(content []byte) ([]string, error) {
+	var job LaunchdJob
+	if _, err := plist.Unmarshal(content, &job); err != nil {
+		return nil, err
+	}
+	if len(job.ProgramArguments) == 0 {
+		return nil, fmt.Errorf("no ProgramArguments")
+	}
+	return job.ProgramArguments, nil
+}
