@@ -35,6 +35,19 @@ const (
 // (see daemon/dhcp's pxeVendorOptions). TestProxyDHCPOnLAN covers 4011.
 var uefiStages = []string{"dhcp", "tftp", "dhcp", "script", "kernel", "initrd", "ignition"}
 
+// butaneConfig is a Butane (fcos) profile config: pixie translates it to
+// Ignition when it is stored and renders the hostname per machine.
+const butaneConfig = `variant: fcos
+version: 1.5.0
+storage:
+  files:
+    - path: /etc/hostname
+      mode: 0644
+      overwrite: true
+      contents:
+        inline: {{json .Hostname}}
+`
+
 // workerIgnition is the guide's second step: the machine, now known, gets
 // its own config. The hostname comes from the machine record, through the
 // template.
@@ -179,6 +192,53 @@ func TestPixieBootsRealFirmware(t *testing.T) {
 			if body, err := p.Fetch(p.LAN.ServerNS, bare); err == nil {
 				t.Errorf("pixie served %s without a token:\n%s", bare, body)
 			}
+		}
+	})
+
+	// Issue 5's chain: a profile written in Butane, translated and checked
+	// by pixie when stored, fetched by the VM with its per-boot token; the
+	// same URL with a wrong token, or for another MAC, is refused.
+	t.Run("bios-butane-token", func(t *testing.T) {
+		bu := filepath.Join(p.LAN.Dir, "node.bu")
+		if err := os.WriteFile(bu, []byte(butaneConfig), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p.MustCLI(t, "profiles", "add", "e2e-butane", "--kernel", firstTimeKernel, "--initrd", firstTimeInitrd, "--args", args, "--butane", bu)
+		p.MustCLI(t, "machines", "set", macBIOS, "--profile", "e2e-butane", "--hostname", "vm-butane")
+
+		res, wall := p.Boot(context.Background(), t, testnet.BIOS, macBIOS, nil)
+		t.Logf("BIOS boot with a Butane profile: %s (wall %s)", res, wall.Round(100*time.Millisecond))
+		timings = append(timings, fmt.Sprintf("BIOS Butane %.1fs", res.Elapsed.Seconds()))
+		got := bootedSHA(t, res)
+
+		url, ok := res.IgnitionURL()
+		if !ok || !strings.Contains(url, "token=") {
+			t.Fatalf("the VM's Ignition URL %q carries no token", url)
+		}
+		want := p.Ignition(t, res)
+		if !bytes.Contains(want, []byte(`"version":"3.`)) || !bytes.Contains(want, []byte("vm-butane")) {
+			t.Errorf("pixie did not serve the Butane profile translated to Ignition for %s:\n%s", macBIOS, want)
+		}
+		if got != "" && got != sha256Hex(want) {
+			t.Errorf("the VM fetched a config with sha256 %s; pixie serves %s:\n%s", got, sha256Hex(want), want)
+		}
+		i := strings.Index(url, "token=") + len("token=")
+		wrong := url[:i] + "AAAA" + url[i+4:]
+		if body, err := p.Fetch(p.LAN.ServerNS, wrong); err == nil {
+			t.Errorf("pixie served %s with a wrong token:\n%s", wrong, body)
+		}
+		other := strings.Replace(url, strings.ReplaceAll(macBIOS, ":", "-"), strings.ReplaceAll(macUEFI, ":", "-"), 1)
+		if body, err := p.Fetch(p.LAN.ServerNS, other); err == nil {
+			t.Errorf("pixie served %s, a token of %s used for %s:\n%s", other, macBIOS, macUEFI, body)
+		}
+		refusals := 0
+		for _, e := range p.Timeline(t, macBIOS) {
+			if e.Stage == "error" && strings.Contains(e.Detail, "refused") {
+				refusals++
+			}
+		}
+		if refusals == 0 {
+			t.Errorf("the refused fetches left no error event in %s's timeline", macBIOS)
 		}
 	})
 
