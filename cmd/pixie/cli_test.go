@@ -198,6 +198,18 @@ func TestCLIProfiles(t *testing.T) {
 		t.Errorf("after edit: %+v", p)
 	}
 	wantContains(t, "show", mustPixie(t, d, "profiles", "show", "fcos"), "kernel:       fcos/kernel", "ignition (32 bytes):")
+
+	// --butane on edit stores the config, translated and checked by the daemon.
+	code, _, errOut = pixie(t, d, "variant: fcos\nversion: 1.5.0\npasswd:\n  users:\n    - name: core\n", "profiles", "edit", "fcos", "--butane", "-")
+	if code != 0 {
+		t.Fatalf("edit --butane: exit %d, %s", code, errOut)
+	}
+	if err := json.Unmarshal([]byte(mustPixie(t, d, "profiles", "show", "fcos", "--json")), &p); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(p.Ignition, "variant: fcos") || p.Args != "console=ttyS0" {
+		t.Errorf("after edit --butane: %+v", p)
+	}
 	wantContains(t, "list", mustPixie(t, d, "profiles", "list"), "fcos", "first-time")
 
 	mustPixie(t, d, "machines", "set", "52:54:00:12:34:56", "--profile", "fcos")
@@ -358,6 +370,7 @@ func TestCLIUsageErrors(t *testing.T) {
 		{[]string{"timeline", "1:2:3"}, "invalid MAC address \"1:2:3\""},
 		{[]string{"machines", "set", "52:54:00:12:34:56", "--var", "novalue"}, `--var "novalue": write it as NAME=VALUE`},
 		{[]string{"profiles", "edit", "x", "--initrd", "a", "--clear-initrds"}, "give --initrd or --clear-initrds, not both"},
+		{[]string{"profiles", "edit", "x", "--butane", "a", "--ignition", "b"}, "give --ignition or --butane, not both"},
 	}
 	sock := filepath.Join(t.TempDir(), "none.sock") // usage is checked before connecting
 	for _, tc := range cases {

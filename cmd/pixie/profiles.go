@@ -270,20 +270,28 @@ the machine's hostname, and a unit that reports the finished boot.`,
 
 func newProfilesEditCmd(c *cli) *cobra.Command {
 	var pf profileFlags
+	var butane string
 	cmd := &cobra.Command{
 		Use:   "edit NAME",
 		Short: "Change some fields of a boot profile",
 		Long: `Change the fields given; the others keep their values. --initrd replaces the
 whole initrd list (repeat it for several); --clear-initrds empties it.`,
 		Example: `  pixie profiles edit fcos --ignition node.ign
-  butane node.bu | pixie profiles edit fcos --ignition -
+  pixie profiles edit fcos --butane node.bu
   pixie profiles edit first-time --kernel fcos/kernel --initrd fcos/initramfs.img`,
 		Args: exactArgs(1, "one profile name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f := cmd.Flags()
+			if f.Changed("butane") {
+				if f.Changed("ignition") {
+					return usageErrorf("give --ignition or --butane, not both")
+				}
+				pf.ignition = butane
+				f.Set("ignition", butane)
+			}
 			if !f.Changed("kernel") && !f.Changed("initrd") && !f.Changed("clear-initrds") && !f.Changed("args") &&
 				!f.Changed("ignition") && !f.Changed("os") && !f.Changed("description") {
-				return usageErrorf("nothing to change in profile %s: give --kernel, --initrd, --clear-initrds, --args, --ignition, --os or --description", args[0])
+				return usageErrorf("nothing to change in profile %s: give --kernel, --initrd, --clear-initrds, --args, --ignition, --butane, --os or --description", args[0])
 			}
 			ignition, err := pf.read(f, c.in)
 			if err != nil {
@@ -309,6 +317,7 @@ whole initrd list (repeat it for several); --clear-initrds empties it.`,
 		},
 	}
 	pf.register(cmd.Flags(), true)
+	cmd.Flags().StringVar(&butane, "butane", "", "Butane config (YAML, variant fcos or flatcar) read from this local `FILE`, or - for stdin (same as --ignition)")
 	return cmd
 }
 
