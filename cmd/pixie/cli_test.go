@@ -177,9 +177,12 @@ func TestCLIProfiles(t *testing.T) {
 	wantContains(t, "add", out, "profile fcos added: fedora-coreos kernel fcos/kernel, 2 initrd(s)")
 
 	code, _, errOut := pixie(t, d, "", "profiles", "add", "fcos", "--kernel", "k")
-	if code != 1 || !strings.Contains(errOut, "already exists: change it with `pixie profiles edit fcos`") {
+	if code != 1 || !strings.Contains(errOut, "already exists: replace it with `pixie profiles add fcos --replace …`") {
 		t.Errorf("add twice: exit %d, %q", code, errOut)
 	}
+	// --replace turns add into a replacement, e.g. of the seeded first-time profile.
+	wantContains(t, "add --replace", mustPixie(t, d, "profiles", "add", "first-time", "--replace", "--kernel", "k/vmlinuz"),
+		"profile first-time replaced: generic kernel k/vmlinuz, 0 initrd(s)")
 	code, _, errOut = pixie(t, d, "", "profiles", "add", "nokernel")
 	if code != 2 || !strings.Contains(errOut, "--kernel") {
 		t.Errorf("add without kernel: exit %d, %q", code, errOut)

@@ -203,6 +203,7 @@ func newProfilesAddCmd(c *cli) *cobra.Command {
 	var pf profileFlags
 	var of osFlags
 	var butane string
+	var replace bool
 	cmd := &cobra.Command{
 		Use:   "add NAME [--kernel PATH | --os fedora-coreos|flatcar]",
 		Short: "Add a boot profile",
@@ -222,7 +223,7 @@ the machine's hostname, and a unit that reports the finished boot.`,
       --initrd fcos/initramfs.img --initrd fcos/rootfs.img \
       --args "ignition.firstboot ignition.platform.id=metal ignition.config.url={{.IgnitionURL}}" \
       --ignition node.ign --description "Fedora CoreOS, live PXE"
-  pixie profiles add first-time-fcos --os fedora-coreos --stream stable --ssh-key ~/.ssh/coreos-pxe.pub
+  pixie profiles add first-time --replace --os fedora-coreos --stream stable --ssh-key ~/.ssh/coreos-pxe.pub
   pixie profiles add fcos-disk --os fedora-coreos --mode install --install-dev /dev/sda --butane node.bu
   pixie profiles add flatcar --os flatcar --stream stable --butane node.bu`,
 		Args: exactArgs(1, "one profile name"),
@@ -248,9 +249,16 @@ the machine's hostname, and a unit that reports the finished boot.`,
 			}
 			ctx, cancel := callCtx(cmd)
 			defer cancel()
-			p, err = c.client().CreateProfile(ctx, p)
+			verb, want := "added", p
+			p, err = c.client().CreateProfile(ctx, want)
+			if api.IsCode(err, api.CodeExists) && replace {
+				// The seeded first-time profile is the usual target: the
+				// guide's first boot is one command, not add-then-edit.
+				verb = "replaced"
+				p, err = c.client().UpdateProfile(ctx, want)
+			}
 			if api.IsCode(err, api.CodeExists) {
-				return fmt.Errorf("profile %q already exists: change it with `pixie profiles edit %s`", args[0], args[0])
+				return fmt.Errorf("profile %q already exists: replace it with `pixie profiles add %s --replace …`, or change some fields with `pixie profiles edit %s`", args[0], args[0], args[0])
 			}
 			if err != nil {
 				return err
@@ -258,13 +266,14 @@ the machine's hostname, and a unit that reports the finished boot.`,
 			if c.json {
 				return printJSON(c.out, p)
 			}
-			_, err = fmt.Fprintf(c.out, "profile %s added: %s kernel %s, %d initrd(s)\n", p.Name, p.OS, p.Kernel, len(p.Initrds))
+			_, err = fmt.Fprintf(c.out, "profile %s %s: %s kernel %s, %d initrd(s)\n", p.Name, verb, p.OS, p.Kernel, len(p.Initrds))
 			return err
 		},
 	}
 	pf.register(cmd.Flags(), false)
 	of.register(cmd.Flags())
 	cmd.Flags().StringVar(&butane, "butane", "", "Butane config (YAML, variant fcos or flatcar) read from this local `FILE`, or - for stdin (same as --ignition)")
+	cmd.Flags().BoolVar(&replace, "replace", false, "replace the profile if it exists (e.g. the default first-time profile)")
 	return cmd
 }
 
