@@ -82,6 +82,7 @@ type Server struct {
 	counters *events.Counters
 	paused   func() bool
 	seen     func(net.HardwareAddr, net.IP)
+	repeats  *repeats
 }
 
 // New checks cfg and returns a server ready to Serve.
@@ -137,6 +138,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		events:   deps.Events,
 		counters: deps.Counters,
 		paused:   deps.Paused,
+		repeats:  newRepeats(10*time.Second, 4096),
 		seen:     deps.Seen,
 	}
 	if s.log == nil {
@@ -288,7 +290,8 @@ func (s *Server) handle(ctx context.Context, conn *net.UDPConn, svc Service, pkt
 	}
 	log.Info("answered boot request", "type", d.Reply.String(), "arch", d.Arch, "file", d.BootFile,
 		"ipxe", d.IPXE, "class", d.Class, "to", dst.String(), "ip", ipText)
-	if s.events != nil {
+	key := fmt.Sprintf("%s|%s|%s|%x", mac, svc, d.Reply, req.TransactionID)
+	if s.events != nil && s.repeats.first(key, time.Now()) {
 		s.events.Record(ctx, events.Event{
 			MAC:    mac,
 			IP:     ipText,
