@@ -10,27 +10,18 @@ import (
 // peerCred asks the kernel who is at the other end of a Unix socket
 // (LOCAL_PEERCRED, what getpeereid(3) uses, plus the peer's pid).
 func peerCred(c net.Conn) (Peer, error) {
-	uc, ok := c.(*net.UnixConn)
-	if !ok {
-		return Peer{}, fmt.Errorf("not a Unix socket connection (%T)", c)
-	}
-	raw, err := uc.SyscallConn()
-	if err != nil {
-		return Peer{}, err
-	}
 	var cred *unix.Xucred
 	var pid int
-	var credErr error
-	if err := raw.Control(func(fd uintptr) {
-		cred, credErr = unix.GetsockoptXucred(int(fd), unix.SOL_LOCAL, unix.LOCAL_PEERCRED)
-		if credErr == nil {
-			pid, _ = unix.GetsockoptInt(int(fd), unix.SOL_LOCAL, unix.LOCAL_PEERPID)
+	err := withSocketFD(c, func(fd int) error {
+		var err error
+		if cred, err = unix.GetsockoptXucred(fd, unix.SOL_LOCAL, unix.LOCAL_PEERCRED); err != nil {
+			return fmt.Errorf("LOCAL_PEERCRED: %w", err)
 		}
-	}); err != nil {
+		pid, _ = unix.GetsockoptInt(fd, unix.SOL_LOCAL, unix.LOCAL_PEERPID)
+		return nil
+	})
+	if err != nil {
 		return Peer{}, err
-	}
-	if credErr != nil {
-		return Peer{}, fmt.Errorf("LOCAL_PEERCRED: %w", credErr)
 	}
 	p := Peer{UID: cred.Uid, PID: int32(pid)}
 	n := min(max(int(cred.Ngroups), 0), len(cred.Groups))
