@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pixie-boot/pixie/daemon/internal/testnet"
+	"github.com/pixie-boot/pixie/internal/testnet"
 )
 
 // TestDemo is `make demo`: it builds a private virtual LAN (a router with

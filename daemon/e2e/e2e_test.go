@@ -17,7 +17,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4/server4"
 
 	"github.com/pixie-boot/pixie/daemon/api"
-	"github.com/pixie-boot/pixie/daemon/internal/testnet"
+	"github.com/pixie-boot/pixie/internal/testnet"
 )
 
 // The machines the end-to-end test boots.

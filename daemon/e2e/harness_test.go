@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pixie-boot/pixie/daemon/internal/testnet"
+	"github.com/pixie-boot/pixie/internal/testnet"
 )
 
 // httpPort is where the boot files are served in the server namespace,

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/pixie-boot/pixie/daemon/api"
-	"github.com/pixie-boot/pixie/daemon/internal/testnet"
+	"github.com/pixie-boot/pixie/internal/testnet"
 )
 
 // What the daemon boots by default: the "first-time" profile that a fresh
