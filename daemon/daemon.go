@@ -5,13 +5,10 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -22,14 +19,12 @@ import (
 
 	"github.com/pixie-boot/pixie/daemon/api"
 	"github.com/pixie-boot/pixie/daemon/control"
-	"github.com/pixie-boot/pixie/daemon/dhcp"
 	"github.com/pixie-boot/pixie/daemon/events"
 	"github.com/pixie-boot/pixie/daemon/firmware"
 	"github.com/pixie-boot/pixie/daemon/httpboot"
 	"github.com/pixie-boot/pixie/daemon/neighbors"
 	"github.com/pixie-boot/pixie/daemon/netif"
 	"github.com/pixie-boot/pixie/daemon/store"
-	"github.com/pixie-boot/pixie/daemon/tftp"
 )
 
 // Config is everything `pixie serve` can be told. Zero values mean "work it
@@ -62,6 +57,10 @@ type Config struct {
 	// IgnitionTokenTTL is how long a per-boot token is valid (default 1h).
 	IgnitionTokenTTL time.Duration
 
+	// WatchInterval is how often the interface is checked for a new
+	// address or a link going down (default 2s).
+	WatchInterval time.Duration
+
 	Version string
 	// Banner receives the few lines saying what is served.
 	Banner io.Writer
@@ -88,6 +87,9 @@ func (c *Config) fill() {
 	}
 	if c.Banner == nil {
 		c.Banner = io.Discard
+	}
+	if c.WatchInterval <= 0 {
+		c.WatchInterval = 2 * time.Second
 	}
 }
 
@@ -129,40 +131,17 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		p, _ := strconv.ParseBool(v)
 		paused.Store(p)
 	}
-	serverURL := fmt.Sprintf("http://%s:%d", choice.Addr, cfg.HTTPPort)
 	started := time.Now().UTC()
+	netState := &network{}
+	netState.set(netif.State{Choice: choice}, false, "")
+	serverURL := func() string { return fmt.Sprintf("http://%s:%d", netState.lastAddr(), cfg.HTTPPort) }
 
-	dhcpSrv, err := dhcp.New(dhcp.Config{
-		Interface: choice.Interface,
-		ServerIP:  choice.Addr,
-		HTTPPort:  cfg.HTTPPort,
-		DHCPPort:  cfg.DHCPPort,
-		PXEPort:   cfg.PXEPort,
-		EFIFile:   cfg.EFIFile,
-	}, dhcp.Deps{
-		Log:      log.With("server", "dhcp"),
-		Events:   hub,
-		Counters: counters,
-		Paused:   paused.Load,
-		Firmware: fw,
-		Seen:     neigh.Seen,
-	})
-	if err != nil {
-		return fmt.Errorf("proxyDHCP on %s: %w (is another DHCP/PXE server running? see `pixie doctor`)", choice.Interface, err)
-	}
-	tftpSrv := tftp.New(tftp.Config{Addr: net.JoinHostPort(choice.Addr.String(), strconv.Itoa(cfg.TFTPPort))}, tftp.Deps{
-		Log:      log.With("server", "tftp"),
-		Files:    fw,
-		Events:   hub,
-		Counters: counters,
-		MACFor:   neigh.MACFor,
-	})
 	var tokens httpboot.Tokens = st
 	if cfg.NoIgnitionTokens {
 		tokens = nil
 		log.Warn("per-boot Ignition tokens are off: anyone on the LAN can fetch any machine's Ignition config by its MAC")
 	}
-	boot := httpboot.New(httpboot.Config{ServerURL: func() string { return serverURL }, TokenTTL: cfg.IgnitionTokenTTL}, httpboot.Deps{
+	boot := httpboot.New(httpboot.Config{ServerURL: serverURL, TokenTTL: cfg.IgnitionTokenTTL}, httpboot.Deps{
 		Tokens:   tokens,
 		Log:      log.With("server", "http"),
 		Store:    st,
@@ -171,18 +150,40 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Events:   hub,
 		Counters: counters,
 	})
-	httpLn, err := net.Listen("tcp4", net.JoinHostPort(choice.Addr.String(), strconv.Itoa(cfg.HTTPPort)))
-	if err != nil {
-		return fmt.Errorf("HTTP on %s port %d: %w (another program holds the port? pick one with --http-port)", choice.Addr, cfg.HTTPPort, err)
+	binder := &binder{
+		cfg:      cfg,
+		log:      log,
+		hub:      hub,
+		counters: counters,
+		paused:   paused.Load,
+		fw:       fw,
+		neigh:    neigh,
+		handler:  boot.Handler(),
 	}
-	httpSrv := &http.Server{Handler: boot.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// The first binding happens here, so that a port held by another
+	// program stops `pixie serve` with an explanation instead of leaving a
+	// daemon that retries forever.
+	first, err := binder.bind(choice)
+	if err != nil {
+		return err
+	}
+	netState.set(netif.State{Choice: choice}, true, "")
 
 	status := func() api.Status {
+		state, bound, problem := netState.get()
+		ifc, addr := state.Choice.Interface, state.Choice.Addr.String()
+		if !state.Usable() {
+			ifc, addr = cfg.Interface, netState.lastAddr().String()
+			if ifc == "" {
+				ifc = choice.Interface
+			}
+		}
 		return api.Status{
-			Serving:   !paused.Load(),
+			Serving:   bound && !paused.Load(),
 			Paused:    paused.Load(),
-			Interface: choice.Interface,
-			Address:   choice.Addr.String(),
+			Problem:   problem,
+			Interface: ifc,
+			Address:   addr,
 			Ports:     api.Ports{DHCP: cfg.DHCPPort, PXE: cfg.PXEPort, TFTP: cfg.TFTPPort, HTTP: cfg.HTTPPort},
 			DataDir:   cfg.DataDir,
 			Socket:    cfg.Socket,
@@ -190,7 +191,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 			StartedAt: started,
 			Firmware:  firmwareReport(fw),
 			Counters:  counters.Snapshot(),
-			BootURL:   serverURL + "/boot.ipxe",
+			BootURL:   serverURL() + "/boot.ipxe",
 		}
 	}
 	setPaused := func(ctx context.Context, p bool) error {
@@ -208,31 +209,23 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	ctl := control.New(control.Deps{Store: st, Hub: hub, Status: status, SetPaused: setPaused, Log: log.With("server", "control")})
 	ctlLn, err := ctl.Listen(cfg.Socket, cfg.SocketGroup)
 	if err != nil {
-		httpLn.Close()
+		first.close()
 		return err
 	}
 
-	printBanner(cfg, choice, fw, serverURL, paused.Load())
-	log.Info("pixie serving", "interface", choice.Interface, "address", choice.Addr, "http", serverURL, "data_dir", cfg.DataDir, "socket", cfg.Socket, "paused", paused.Load())
+	printBanner(cfg, choice, fw, serverURL(), paused.Load())
+	log.Info("pixie serving", "interface", choice.Interface, "address", choice.Addr, "http", serverURL(), "data_dir", cfg.DataDir, "socket", cfg.Socket, "paused", paused.Load())
 	hub.Record(ctx, events.Event{Stage: events.StageServer, Detail: fmt.Sprintf("started on %s %s", choice.Interface, choice.Addr)})
 
+	changes := make(chan netif.State)
+	detect := func() (netif.Choice, error) { return netif.Detect(cfg.Interface, cfg.Address) }
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return dhcpSrv.Serve(gctx) })
-	g.Go(func() error { return tftpSrv.Serve(gctx) })
 	g.Go(func() error { return ctl.Serve(gctx, ctlLn) })
 	g.Go(func() error {
-		err := httpSrv.Serve(httpLn)
-		if errors.Is(err, http.ErrServerClosed) {
-			return nil
-		}
-		return fmt.Errorf("HTTP server: %w", err)
+		netif.Watch(gctx, netif.State{Choice: choice}, cfg.WatchInterval, detect, changes)
+		return nil
 	})
-	g.Go(func() error {
-		<-gctx.Done()
-		shut, cancel := context.WithTimeout(context.WithoutCancel(gctx), 5*time.Second)
-		defer cancel()
-		return httpSrv.Shutdown(shut)
-	})
+	g.Go(func() error { return binder.follow(gctx, netif.State{Choice: choice}, first, changes, netState) })
 	err = g.Wait()
 	log.Info("pixie stopped")
 	if ctx.Err() != nil {

@@ -123,6 +123,8 @@ func formatStatus(st api.Status, now time.Time) string {
 	switch {
 	case st.Paused:
 		state = "paused: machines are not offered network boot (`pixie resume` to resume)"
+	case !st.Serving && st.Problem != "":
+		state = "not serving: " + st.Problem
 	case !st.Serving:
 		state = "not serving: the boot servers are not running (see the daemon's log)"
 	}

@@ -88,6 +88,10 @@ counters:   a=0  b=2  dhcp_not_pxe=12
 	if got := formatStatus(st, testNow); !strings.Contains(got, "state:      paused: machines are not offered network boot (`pixie resume` to resume)\n") {
 		t.Errorf("paused status:\n%s", got)
 	}
+	down := api.Status{Interface: "en0", Address: "192.168.1.10", Problem: "interface en0 is down: bring it up"}
+	if got := formatStatus(down, testNow); !strings.Contains(got, "state:      not serving: interface en0 is down: bring it up\n") {
+		t.Errorf("status with the interface down:\n%s", got)
+	}
 	if got := formatStatus(api.Status{}, testNow); !strings.Contains(got, "not serving") || !strings.Contains(got, "firmware:   none found") || !strings.Contains(got, "counters:   -") {
 		t.Errorf("empty status:\n%s", got)
 	}

@@ -56,8 +56,12 @@ type BootSummary struct {
 
 // Status is the daemon's state as `pixie status` and the tray show it.
 type Status struct {
-	Serving   bool              `json:"serving"` // the boot servers are up
-	Paused    bool              `json:"paused"`  // up, but offering no network boot
+	Serving bool `json:"serving"` // the boot servers are up
+	Paused  bool `json:"paused"`  // up, but offering no network boot
+	// Problem says why the boot servers are not serving although the
+	// daemon runs (interface down, address gone, port taken), with what
+	// pixie is doing about it. Empty when all is well.
+	Problem   string            `json:"problem,omitempty"`
 	Interface string            `json:"interface"`
 	Address   string            `json:"address"`
 	Ports     Ports             `json:"ports"`

@@ -83,6 +83,9 @@ type Server struct {
 	paused   func() bool
 	seen     func(net.HardwareAddr, net.IP)
 	repeats  *repeats
+
+	// The sockets, once Listen has opened them.
+	dhcpConn, pxeConn *net.UDPConn
 }
 
 // New checks cfg and returns a server ready to Serve.
@@ -153,14 +156,16 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	return s, nil
 }
 
-// Serve listens on the DHCP and PXE ports and answers until ctx is
-// cancelled, then closes both sockets and returns nil. It returns an error
-// if a socket cannot be opened or fails for good.
+// Listen opens the DHCP and PXE sockets, so that a caller learns of a
+// port held by another server before it commits to serving. Serve calls
+// it when the caller has not.
 //
-// The sockets are opened before Serve starts its goroutines, on the calling
-// goroutine: a caller that locked its OS thread into a network namespace
-// gets sockets in that namespace.
-func (s *Server) Serve(ctx context.Context) error {
+// The sockets are opened on the calling goroutine: a caller that locked
+// its OS thread into a network namespace gets sockets in that namespace.
+func (s *Server) Listen() error {
+	if s.dhcpConn != nil {
+		return nil
+	}
 	dhcpConn, err := s.listen(s.cfg.DHCPPort)
 	if err != nil {
 		return err
@@ -170,6 +175,27 @@ func (s *Server) Serve(ctx context.Context) error {
 		dhcpConn.Close()
 		return err
 	}
+	s.dhcpConn, s.pxeConn = dhcpConn, pxeConn
+	return nil
+}
+
+// Close closes the sockets of a server that was listened on but will not
+// serve. Serve closes them itself when it returns.
+func (s *Server) Close() {
+	if s.dhcpConn != nil {
+		s.dhcpConn.Close()
+		s.pxeConn.Close()
+	}
+}
+
+// Serve answers on the DHCP and PXE ports until ctx is cancelled, then
+// closes both sockets and returns nil. It returns an error if a socket
+// cannot be opened or fails for good. A Server serves once.
+func (s *Server) Serve(ctx context.Context) error {
+	if err := s.Listen(); err != nil {
+		return err
+	}
+	dhcpConn, pxeConn := s.dhcpConn, s.pxeConn
 	s.log.Info("proxyDHCP serving", "interface", s.cfg.Interface, "server_ip", s.cfg.ServerIP,
 		"dhcp_port", s.cfg.DHCPPort, "pxe_port", s.cfg.PXEPort)
 

@@ -102,6 +102,9 @@ type pixieOptions struct {
 	// SocketDir holds the control socket; default a new temporary
 	// directory (short enough for a unix socket path).
 	SocketDir string
+	// FollowInterface starts pixie with --interface only, no --address,
+	// so it serves whatever address the interface has (and gets).
+	FollowInterface bool
 }
 
 // startPixieLAN builds the LAN, starts the router's DHCP server and pixie
@@ -153,14 +156,18 @@ func startPixieLAN(t *testing.T, opts pixieOptions) *pixieLAN {
 			p.dump(t)
 		}
 	})
-	if p.Daemon, err = lan.Start(lan.ServerNS, bin, "serve",
+	args := []string{"serve",
 		"--interface", testnet.Iface,
 		"--address", testnet.ServerIP,
 		"--data-dir", p.DataDir,
 		"--http-port", httpPort,
 		"--socket", p.Socket,
 		"--log-level", "debug",
-	); err != nil {
+	}
+	if opts.FollowInterface {
+		args = slices.Delete(args, 3, 5)
+	}
+	if p.Daemon, err = lan.Start(lan.ServerNS, bin, args...); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(p.Daemon.Stop)

@@ -75,9 +75,15 @@ func Choose(cands []Candidate, defaultRouteIface, wantIface, wantAddr string) (C
 	if addr.IsValid() {
 		for _, c := range cands {
 			for _, p := range c.Addrs {
-				if p.Addr() == addr {
-					return Choice{Interface: c.Name, Addr: addr, Prefix: p}, nil
+				if p.Addr() != addr {
+					continue
 				}
+				if !c.Up {
+					// Linux keeps a static address on a downed link; it
+					// still cannot carry a boot.
+					return Choice{}, fmt.Errorf("interface %s (address %s) is down: bring it up (e.g. `sudo ip link set %s up`)", c.Name, addr, c.Name)
+				}
+				return Choice{Interface: c.Name, Addr: addr, Prefix: p}, nil
 			}
 		}
 		return Choice{}, fmt.Errorf("no interface has the address %s: pick one of %s, or give --interface", addr, describe(cands))

@@ -2,9 +2,13 @@ package netif
 
 import (
 	"bufio"
+	"context"
+	"errors"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func pfx(s string) []netip.Prefix { return []netip.Prefix{netip.MustParsePrefix(s)} }
@@ -29,6 +33,7 @@ func TestChoose(t *testing.T) {
 		{name: "no route: physical before virtual, lowest index", cands: []Candidate{lo, docker, wifi, eth}, wantIface: "eth0", wantIP: "10.2.0.200"},
 		{name: "explicit interface", cands: all, route: "wlan0", ifc: "eth0", wantIface: "eth0", wantIP: "10.2.0.200"},
 		{name: "explicit address finds its interface", cands: all, addr: "172.17.0.1", wantIface: "docker0", wantIP: "172.17.0.1"},
+		{name: "explicit address on a downed link", cands: all, addr: "10.9.0.1", err: "eth1 (address 10.9.0.1) is down"},
 		{name: "interface and address must agree", cands: all, ifc: "eth0", addr: "192.168.1.5", err: "does not have the address"},
 		{name: "unknown interface lists the real ones", cands: all, ifc: "en5", err: "pick one of lo, eth0"},
 		{name: "down interface", cands: all, ifc: "eth1", err: "is down"},
@@ -60,5 +65,76 @@ eth0	0000020A	00000000	0001	0	0	100	00FFFFFF	0	0	0
 `
 	if got := parseRouteTable(bufio.NewScanner(strings.NewReader(table))); got != "eth0" {
 		t.Errorf("default route iface = %q, want eth0 (lowest metric)", got)
+	}
+}
+
+func TestSameAndDescribe(t *testing.T) {
+	a := State{Choice: Choice{Interface: "eth0", Addr: netip.MustParseAddr("10.77.0.2")}}
+	moved := State{Choice: Choice{Interface: "eth0", Addr: netip.MustParseAddr("10.77.0.3")}}
+	wifi := State{Choice: Choice{Interface: "wlan0", Addr: netip.MustParseAddr("192.168.1.5")}}
+	down := State{Err: errors.New("interface eth0 is down")}
+	gone := State{Err: errors.New(`no interface named "eth0"`)}
+	cases := []struct {
+		name     string
+		old, cur State
+		same     bool
+		describe string
+	}{
+		{"unchanged", a, a, true, ""},
+		{"new address", a, moved, false, "address of eth0 changed from 10.77.0.2 to 10.77.0.3"},
+		{"new interface", a, wifi, false, "moved from eth0 10.77.0.2 to wlan0 192.168.1.5"},
+		{"went down", a, down, false, "stopped serving on eth0 10.77.0.2: interface eth0 is down"},
+		{"came back", down, a, false, "serving again on eth0 10.77.0.2"},
+		{"still down", down, down, true, ""},
+		{"down then gone", down, gone, false, "still not serving: no interface named"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Same(tc.old, tc.cur); got != tc.same {
+				t.Fatalf("Same = %v, want %v", got, tc.same)
+			}
+			if tc.same {
+				return
+			}
+			if got := Describe(tc.old, tc.cur); !strings.Contains(got, tc.describe) {
+				t.Fatalf("Describe = %q, want it to contain %q", got, tc.describe)
+			}
+		})
+	}
+}
+
+func TestWatchSendsOnlyChanges(t *testing.T) {
+	a := Choice{Interface: "eth0", Addr: netip.MustParseAddr("10.77.0.2")}
+	b := Choice{Interface: "eth0", Addr: netip.MustParseAddr("10.77.0.3")}
+	// What the system looks like at each poll.
+	script := []State{{Choice: a}, {Choice: a}, {Choice: b}, {Choice: b}, {Err: errors.New("down")}, {Err: errors.New("down")}, {Choice: a}}
+	var polls atomic.Int32
+	detect := func() (Choice, error) {
+		i := int(polls.Add(1)) - 1
+		if i >= len(script) {
+			i = len(script) - 1
+		}
+		return script[i].Choice, script[i].Err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := make(chan State)
+	go Watch(ctx, State{Choice: a}, time.Millisecond, detect, out)
+	var got []string
+	for len(got) < 3 {
+		select {
+		case s := <-out:
+			if s.Usable() {
+				got = append(got, s.Choice.Addr.String())
+			} else {
+				got = append(got, s.Err.Error())
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("after %v, no further change reported", got)
+		}
+	}
+	want := []string{"10.77.0.3", "down", "10.77.0.2"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("changes = %v, want %v", got, want)
 	}
 }

@@ -148,6 +148,8 @@ func StatusLine(st State) (line, tooltip string) {
 	switch {
 	case s.Paused:
 		return StatusPaused, join(" ", "Network boot is paused", parens(where))
+	case !s.Serving && s.Problem != "":
+		return join(" ", "Not serving", parens(where)), s.Problem
 	case !s.Serving:
 		return "Not serving", "The pixie service runs but its boot servers are down: see Show logs"
 	case where == "":

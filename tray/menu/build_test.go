@@ -165,6 +165,22 @@ Quit -> quit
 `,
 		wantTip: "pixie: Not serving",
 	}, {
+		name: "interface down: the daemon says why",
+		st: State{Status: api.Status{Interface: "en5", Address: "10.2.0.200", Problem: "interface en5 is down: bring it up"},
+			ServiceInstalled: true, Now: now},
+		want: `Not serving (en5 · 10.2.0.200) (off)
+[x] Offer network boot -> pause
+---
+Recently booted (off)
+No machines booted yet (off)
+---
+Open data folder (off) -> open-data-folder
+Show logs -> show-logs
+---
+Quit -> quit
+`,
+		wantTip: "pixie: Not serving (en5 · 10.2.0.200)",
+	}, {
 		name: "no permission, a failed action a moment ago",
 		st: State{Err: &api.PermissionError{Socket: "/run/pixie/pixie.sock", Err: syscall.EACCES}, ServiceInstalled: true,
 			DataDir: "/var/lib/pixie", Now: now, Notice: "Could not pause network boot: boom\nmore", NoticeAt: now.Add(-30 * time.Second)},

@@ -1,0 +1,236 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/pixie-boot/pixie/daemon/dhcp"
+	"github.com/pixie-boot/pixie/daemon/events"
+	"github.com/pixie-boot/pixie/daemon/firmware"
+	"github.com/pixie-boot/pixie/daemon/neighbors"
+	"github.com/pixie-boot/pixie/daemon/netif"
+	"github.com/pixie-boot/pixie/daemon/tftp"
+)
+
+// rebindDelay is how long the daemon waits before trying again to bind
+// the boot servers after a failure, while the interface looks usable.
+const rebindDelay = 3 * time.Second
+
+// network is what the boot servers are bound to right now, for status and
+// for the URLs handed to machines.
+type network struct {
+	mu      sync.Mutex
+	state   netif.State
+	last    netip.Addr // the last usable address: URLs keep it while down
+	bound   bool
+	problem string
+}
+
+func (n *network) set(s netif.State, bound bool, problem string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.state, n.bound, n.problem = s, bound, problem
+	if s.Usable() {
+		n.last = s.Choice.Addr
+	}
+}
+
+func (n *network) get() (netif.State, bool, string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.state, n.bound, n.problem
+}
+
+func (n *network) lastAddr() netip.Addr {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.last
+}
+
+// binder starts the network-facing servers (proxyDHCP, TFTP, HTTP) on one
+// interface and address, and starts them again elsewhere when the network
+// changes. The database, event hub and control socket outlive any binding.
+type binder struct {
+	cfg      Config
+	log      *slog.Logger
+	hub      *events.Hub
+	counters *events.Counters
+	paused   func() bool
+	fw       *firmware.Set
+	neigh    *neighbors.Table
+	handler  http.Handler
+}
+
+// bootServers are the servers of one binding, sockets already open.
+type bootServers struct {
+	choice   netif.Choice
+	dhcp     *dhcp.Server
+	tftp     *tftp.Server
+	tftpConn *net.UDPConn
+	httpLn   net.Listener
+	http     *http.Server
+}
+
+// bind opens every socket for choice, or none: the error says which port
+// could not be had and what to do about it.
+func (b *binder) bind(choice netif.Choice) (*bootServers, error) {
+	cfg := b.cfg
+	dhcpSrv, err := dhcp.New(dhcp.Config{
+		Interface: choice.Interface,
+		ServerIP:  choice.Addr,
+		HTTPPort:  cfg.HTTPPort,
+		DHCPPort:  cfg.DHCPPort,
+		PXEPort:   cfg.PXEPort,
+		EFIFile:   cfg.EFIFile,
+	}, dhcp.Deps{
+		Log:      b.log.With("server", "dhcp"),
+		Events:   b.hub,
+		Counters: b.counters,
+		Paused:   b.paused,
+		Firmware: b.fw,
+		Seen:     b.neigh.Seen,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := dhcpSrv.Listen(); err != nil {
+		return nil, fmt.Errorf("proxyDHCP on %s: %w (is another DHCP/PXE server running? see `pixie doctor`)", choice.Interface, err)
+	}
+	tftpAddr := &net.UDPAddr{IP: net.IP(choice.Addr.AsSlice()), Port: cfg.TFTPPort}
+	tftpConn, err := net.ListenUDP("udp4", tftpAddr)
+	if err != nil {
+		dhcpSrv.Close()
+		return nil, fmt.Errorf("TFTP on %s: %w (another TFTP server running? see `pixie doctor`, or pick a port with --tftp-port)", tftpAddr, err)
+	}
+	httpLn, err := net.Listen("tcp4", net.JoinHostPort(choice.Addr.String(), strconv.Itoa(cfg.HTTPPort)))
+	if err != nil {
+		dhcpSrv.Close()
+		tftpConn.Close()
+		return nil, fmt.Errorf("HTTP on %s port %d: %w (another program holds the port? pick one with --http-port)", choice.Addr, cfg.HTTPPort, err)
+	}
+	return &bootServers{
+		choice: choice,
+		dhcp:   dhcpSrv,
+		tftp: tftp.New(tftp.Config{Addr: tftpAddr.String()}, tftp.Deps{
+			Log:      b.log.With("server", "tftp"),
+			Files:    b.fw,
+			Events:   b.hub,
+			Counters: b.counters,
+			MACFor:   b.neigh.MACFor,
+		}),
+		tftpConn: tftpConn,
+		httpLn:   httpLn,
+		http:     &http.Server{Handler: b.handler, ReadHeaderTimeout: 10 * time.Second},
+	}, nil
+}
+
+// close releases the sockets of servers that never served.
+func (s *bootServers) close() {
+	s.dhcp.Close()
+	s.tftpConn.Close()
+	s.httpLn.Close()
+}
+
+// serve runs the servers until ctx ends (nil) or one of them fails.
+func (s *bootServers) serve(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.dhcp.Serve(gctx) })
+	g.Go(func() error { return s.tftp.ServeConn(gctx, s.tftpConn) })
+	g.Go(func() error {
+		err := s.http.Serve(s.httpLn)
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("HTTP server: %w", err)
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		// Transfers in flight get a moment to finish; after an address
+		// change their connections are dead anyway.
+		shut, cancel := context.WithTimeout(context.WithoutCancel(gctx), 2*time.Second)
+		defer cancel()
+		if err := s.http.Shutdown(shut); err != nil {
+			s.http.Close()
+		}
+		return nil
+	})
+	return g.Wait()
+}
+
+// follow serves on the current binding and moves it whenever the watcher
+// reports a new network state: down means stop answering (and say why),
+// a new address means serving there and handing out URLs with it. A
+// failure while the network looks fine is retried, never fatal: the
+// daemon's job is to be there when the laptop is back on the LAN.
+func (b *binder) follow(ctx context.Context, state netif.State, cur *bootServers, changes <-chan netif.State, nw *network) error {
+	var problem string
+	for {
+		var (
+			done   chan error
+			stop   = func() {}
+			retry  <-chan time.Time
+			runCtx context.Context
+		)
+		if cur != nil {
+			runCtx, stop = context.WithCancel(ctx)
+			done = make(chan error, 1)
+			go func(s *bootServers) { done <- s.serve(runCtx) }(cur)
+		} else if state.Usable() {
+			retry = time.After(rebindDelay)
+		}
+		select {
+		case <-ctx.Done():
+			stop()
+			if done != nil {
+				<-done
+			}
+			return nil
+		case next := <-changes:
+			stop()
+			if done != nil {
+				<-done
+			}
+			detail := netif.Describe(state, next)
+			b.log.Warn("network changed", "detail", detail)
+			b.hub.Record(ctx, events.Event{Stage: events.StageServer, Detail: detail})
+			state, cur, problem = next, nil, ""
+			if !state.Usable() {
+				problem = state.Err.Error()
+			}
+		case err := <-done:
+			stop()
+			cur = nil
+			problem = fmt.Sprintf("boot servers on %s %s stopped: %v; retrying every %s", state.Choice.Interface, state.Choice.Addr, err, rebindDelay)
+			b.log.Error("boot servers stopped", "err", err, "retry_in", rebindDelay)
+			b.hub.Record(ctx, events.Event{Stage: events.StageServer, Detail: problem})
+			nw.set(state, false, problem)
+			continue // wait for the retry timer or a change
+		case <-retry:
+		}
+		if cur == nil && state.Usable() {
+			s, err := b.bind(state.Choice)
+			if err != nil {
+				msg := fmt.Sprintf("cannot serve on %s %s: %v; retrying every %s", state.Choice.Interface, state.Choice.Addr, err, rebindDelay)
+				if msg != problem {
+					b.log.Error("binding boot servers", "err", err, "retry_in", rebindDelay)
+					b.hub.Record(ctx, events.Event{Stage: events.StageServer, Detail: msg})
+				}
+				problem = msg
+			} else {
+				cur, problem = s, ""
+				b.log.Info("boot servers bound", "interface", s.choice.Interface, "address", s.choice.Addr)
+			}
+		}
+		nw.set(state, cur != nil, problem)
+	}
+}
