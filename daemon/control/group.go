@@ -3,25 +3,21 @@ package control
 import (
 	"fmt"
 	"runtime"
+
+	"github.com/pixie-boot/pixie/daemon/api"
 )
 
-// Socket groups: Linux has no group every administrator is in, so pixie
-// asks for its own; on macOS every administrator is in "admin".
+// Socket groups, as api defines them for every OS.
 const (
-	LinuxGroup  = "pixie"
-	DarwinGroup = "admin"
+	LinuxGroup  = api.LinuxSocketGroup
+	DarwinGroup = api.DarwinSocketGroup
 )
 
 // DefaultGroup returns the group given access to the socket on this OS.
 func DefaultGroup() string { return DefaultGroupFor(runtime.GOOS) }
 
 // DefaultGroupFor returns the socket group for the given GOOS.
-func DefaultGroupFor(goos string) string {
-	if goos == "darwin" {
-		return DarwinGroup
-	}
-	return LinuxGroup
-}
+func DefaultGroupFor(goos string) string { return api.OSSocketGroup(goos) }
 
 // addUserHint is the command that adds a user to a group.
 func addUserHint(goos, group, user string) string {

@@ -1,14 +1,13 @@
 // Package paths knows where pixie keeps things on each operating system:
-// the data directory (database, images, firmware override) and logs, with
-// the control socket's path and group as the daemon's API packages define
-// them.
+// the data directory (database, images, firmware override), logs, and the
+// control socket's path and group, gathered from the constants in
+// daemon/api (a cgo-free leaf the menu-bar app shares).
 package paths
 
 import (
 	"runtime"
 
 	"github.com/pixie-boot/pixie/daemon/api"
-	"github.com/pixie-boot/pixie/daemon/control"
 )
 
 // Layout is one operating system's set of locations.
@@ -24,16 +23,16 @@ func For(goos string) Layout {
 	switch goos {
 	case "darwin":
 		return Layout{
-			DataDir:     "/Library/Application Support/Pixie",
+			DataDir:     api.DarwinDataDir,
 			Socket:      api.OSSocketPath(goos),
-			SocketGroup: control.DefaultGroupFor(goos),
-			LogDir:      "/Library/Logs/Pixie",
+			SocketGroup: api.DarwinSocketGroup,
+			LogDir:      api.DarwinLogDir,
 		}
 	default:
 		return Layout{
-			DataDir:     "/var/lib/pixie",
+			DataDir:     api.LinuxDataDir,
 			Socket:      api.OSSocketPath(goos),
-			SocketGroup: control.DefaultGroupFor(goos),
+			SocketGroup: api.LinuxSocketGroup,
 		}
 	}
 }

@@ -20,6 +20,7 @@ import (
 
 	kservice "github.com/kardianos/service"
 
+	"github.com/pixie-boot/pixie/daemon/api"
 	"github.com/pixie-boot/pixie/helper/paths"
 )
 
@@ -39,7 +40,7 @@ const (
 	LaunchdPlistPath = "/Library/LaunchDaemons/dev.pixie.daemon.plist"
 	// LaunchdLogFile receives the daemon's output on macOS; Console.app
 	// shows /Library/Logs under "Log Reports".
-	LaunchdLogFile = "/Library/Logs/Pixie/pixie.log"
+	LaunchdLogFile = api.DarwinLogFile
 )
 
 // Spec is one installation of the service: which binary runs with which

@@ -19,6 +19,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pixie-boot/pixie/daemon/api"
 )
 
 // Command is a program to run, with its arguments and standard input.
@@ -54,25 +56,13 @@ type Desktop struct {
 	Unit    string
 }
 
-// Where the pixie service keeps its data and logs. They mirror
-// helper/paths and helper/service, which the tray does not import: those
-// packages reach into the daemon, and the tray talks to it only through
-// its socket.
-const (
-	darwinDataDir = "/Library/Application Support/Pixie"
-	linuxDataDir  = "/var/lib/pixie"
-	darwinLogFile = "/Library/Logs/Pixie/pixie.log"
-	systemdUnit   = "pixie.service"
-)
+// systemdUnit is the service's unit name on Linux, whose journal "Show
+// logs" reads.
+const systemdUnit = "pixie.service"
 
 // DataDir is the service's data folder on goos, for when the daemon
 // cannot be asked.
-func DataDir(goos string) string {
-	if goos == "darwin" {
-		return darwinDataDir
-	}
-	return linuxDataDir
-}
+func DataDir(goos string) string { return api.OSDataDir(goos) }
 
 // New returns the desktop of the running OS. pixie is the path of the
 // pixie binary; empty finds it next to the running executable (as in the
@@ -91,7 +81,7 @@ func New(pixie string) *Desktop {
 		Unit:     systemdUnit,
 	}
 	if d.GOOS == "darwin" {
-		d.LogFile = darwinLogFile
+		d.LogFile = api.DarwinLogFile
 	}
 	return d
 }
