@@ -4,14 +4,9 @@ package dhcp
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"os/exec"
-	"regexp"
-	"runtime"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,122 +15,41 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/dhcpv4/server4"
-	"golang.org/x/sys/unix"
 
 	"github.com/pixie-boot/pixie/daemon/events"
+	"github.com/pixie-boot/pixie/internal/testnet"
 )
 
-// The namespace test puts the server and a scripted PXE client in two
-// network namespaces joined by a veth pair, so real ports 67, 68 and 4011
-// and real broadcasts are used without a single packet reaching the host's
-// networks. Everything it creates is named "pxd<pid><letter>".
+// The namespace test runs the server in the server namespace of a
+// throw-away testnet LAN and a scripted PXE client in another namespace on
+// the same bridge, so real ports 67, 68 and 4011 and real broadcasts are
+// used without a single packet reaching the host's networks.
 
-const nsPrefix = "pxd"
-
-// testLAN is two network namespaces, "server" and "client", with one veth
-// pair between them. Both ends are created inside the namespaces; nothing is
-// ever added to the host's own namespace.
+// testLAN is a testnet LAN plus the client's namespace.
 type testLAN struct {
-	server, client     string // namespace names
-	serverIf, clientIf string // veth ends
+	*testnet.LAN
+	client string
 }
+
+// lanSID is option 54 as the server's address in the LAN is written.
+const lanSID = "\x0a\x4d\x00\x02" // testnet.ServerIP, 10.77.0.2
 
 func newTestLAN(t *testing.T) *testLAN {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("skipping: creating network namespaces needs root (CI runs as root)")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("skipping: iproute2's ip command is not installed")
-	}
-	removeStaleNamespaces(t)
-	id := nsPrefix + strconv.Itoa(os.Getpid())
-	lan := &testLAN{server: id + "s", client: id + "c", serverIf: id + "a", clientIf: id + "b"}
-	// Registered before anything exists so a failure half-way still
-	// cleans up; deleting a namespace deletes the veth end inside it.
-	t.Cleanup(func() {
-		for _, ns := range []string{lan.server, lan.client} {
-			if out, err := exec.Command("ip", "netns", "del", ns).CombinedOutput(); err != nil && !strings.Contains(string(out), "No such file") {
-				t.Logf("ip netns del %s: %v: %s", ns, err, out)
-			}
-		}
-	})
-	ipCmd(t, "netns", "add", lan.server)
-	ipCmd(t, "netns", "add", lan.client)
-	ipCmd(t, "-n", lan.server, "link", "add", lan.serverIf, "type", "veth", "peer", "name", lan.clientIf, "netns", lan.client)
-	ipCmd(t, "-n", lan.server, "addr", "add", "10.78.0.2/24", "dev", lan.serverIf)
-	for _, ns := range []struct{ name, dev string }{{lan.server, lan.serverIf}, {lan.client, lan.clientIf}} {
-		ipCmd(t, "-n", ns.name, "link", "set", "lo", "up")
-		ipCmd(t, "-n", ns.name, "link", "set", ns.dev, "up")
+	testnet.RequireRoot(t)
+	lan := &testLAN{LAN: testnet.NewLAN(t, testnet.Options{Prefix: "pxd"})}
+	var err error
+	if lan.client, err = lan.AddClient("client", ""); err != nil {
+		t.Fatal(err)
 	}
 	return lan
 }
 
-func ipCmd(t *testing.T, args ...string) {
+func ipIn(t *testing.T, lan *testLAN, ns string, args ...string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, "ip", args...).CombinedOutput(); err != nil {
-		t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+	if out, err := lan.Exec(ns, "ip", args...); err != nil {
+		t.Fatalf("ip %s in %s: %v: %s", strings.Join(args, " "), ns, err, out)
 	}
-}
-
-// removeStaleNamespaces deletes namespaces left by earlier runs that died
-// before cleaning up: ours by name, whose process no longer exists.
-func removeStaleNamespaces(t *testing.T) {
-	out, err := exec.Command("ip", "netns", "list").Output()
-	if err != nil {
-		return
-	}
-	ours := regexp.MustCompile(`^` + nsPrefix + `([0-9]+)[a-z]$`)
-	for _, line := range strings.Split(string(out), "\n") {
-		fields := strings.Fields(line)
-		if len(fields) == 0 {
-			continue
-		}
-		m := ours.FindStringSubmatch(fields[0])
-		if m == nil {
-			continue
-		}
-		if _, err := os.Stat("/proc/" + m[1]); err == nil && m[1] != strconv.Itoa(os.Getpid()) {
-			continue // another run, still going
-		}
-		t.Logf("removing stale namespace %s", fields[0])
-		exec.Command("ip", "netns", "del", fields[0]).Run()
-	}
-}
-
-// inNetns runs f on an OS thread that has joined namespace ns, and returns
-// f's error. Sockets f creates belong to ns for good. The thread is never
-// unlocked, so the Go runtime discards it when the goroutine ends and no
-// other goroutine ever runs in ns by accident. f never runs unless the
-// switch is confirmed.
-func inNetns(ns string, f func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		target, err := os.Open("/var/run/netns/" + ns)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer target.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("setns %s: %w", ns, err)
-			return
-		}
-		var want, got unix.Stat_t
-		if err := unix.Fstat(int(target.Fd()), &want); err != nil {
-			errc <- err
-			return
-		}
-		if err := unix.Stat("/proc/thread-self/ns/net", &got); err != nil || got.Ino != want.Ino {
-			errc <- fmt.Errorf("thread is not in namespace %s after setns (%v)", ns, err)
-			return
-		}
-		errc <- f()
-	}()
-	return <-errc
 }
 
 // pxeClientConn opens the client's DHCP socket in the client namespace:
@@ -143,9 +57,9 @@ func inNetns(ns string, f func() error) error {
 func pxeClientConn(t *testing.T, lan *testLAN) *net.UDPConn {
 	t.Helper()
 	var conn *net.UDPConn
-	err := inNetns(lan.client, func() error {
+	err := lan.InNamespace(lan.client, func() error {
 		var err error
-		conn, err = server4.NewIPv4UDPConn(lan.clientIf, &net.UDPAddr{IP: net.IPv4zero, Port: dhcpv4.ClientPort})
+		conn, err = server4.NewIPv4UDPConn(testnet.Iface, &net.UDPAddr{IP: net.IPv4zero, Port: dhcpv4.ClientPort})
 		return err
 	})
 	if err != nil {
@@ -161,8 +75,8 @@ func TestProxyInNamespace(t *testing.T) {
 	seen := &seenLog{}
 	counters := events.NewCounters()
 	srv, err := New(Config{
-		Interface: lan.serverIf,
-		ServerIP:  netip.MustParseAddr("10.78.0.2"),
+		Interface: testnet.Iface,
+		ServerIP:  netip.MustParseAddr("10.77.0.2"),
 		HTTPPort:  8080,
 	}, Deps{
 		Log:      testLogger(t),
@@ -176,7 +90,7 @@ func TestProxyInNamespace(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
-	go func() { served <- inNetns(lan.server, func() error { return srv.Serve(ctx) }) }()
+	go func() { served <- lan.InNamespace(lan.ServerNS, func() error { return srv.Serve(ctx) }) }()
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -208,49 +122,49 @@ func TestProxyInNamespace(t *testing.T) {
 		opt(55, "\x01\x02\x03\x04\x05\x06\x0c\x0d\x0f\x11\x12\x16\x17\x1c\x28\x29\x2a\x2b\x32\x33\x36\x3a\x3b\x3c\x42\x43\x61\x80\x81\x82\x83\x84\x85\x86\x87"),
 	)
 	offer, from := exchange(t, client, broadcast, discover.ToBytes(), xid)
-	if got := from.String(); got != "10.78.0.2:67" {
-		t.Errorf("offer came from %s, want 10.78.0.2:67", got)
+	if got := from.String(); got != "10.77.0.2:67" {
+		t.Errorf("offer came from %s, want 10.77.0.2:67", got)
 	}
 	wantOffer := &wire{
 		Op: dhcpv4.OpcodeBootReply, XID: xid, Broadcast: true,
-		CIAddr: "0.0.0.0", YIAddr: "0.0.0.0", SIAddr: "10.78.0.2", GIAddr: "0.0.0.0",
-		CHAddr: testMAC.String(), SName: "10.78.0.2", File: FileEFIx64,
+		CIAddr: "0.0.0.0", YIAddr: "0.0.0.0", SIAddr: "10.77.0.2", GIAddr: "0.0.0.0",
+		CHAddr: testMAC.String(), SName: "10.77.0.2", File: FileEFIx64,
 		Options: map[uint8]string{
-			53: "\x02", 54: sid, 60: ClassPXE, 43: optVendor43, 97: guid, 67: FileEFIx64,
+			53: "\x02", 54: lanSID, 60: ClassPXE, 43: optVendor43, 97: guid, 67: FileEFIx64,
 		},
 	}
 	if diff := cmp.Diff(wantOffer, onWire(t, offer)); diff != "" {
 		t.Errorf("OFFER (-want +got):\n%s", diff)
 	}
 
-	// 2. The LAN's DHCP server (not simulated) gave it 10.78.0.50; it asks
+	// 2. The LAN's DHCP server (not simulated) gave it 10.77.0.50; it asks
 	// pixie again on port 4011, unicast, as EDK2 does for a BINL offer.
-	ipCmd(t, "-n", lan.client, "addr", "add", "10.78.0.50/24", "dev", lan.clientIf)
+	ipIn(t, lan, lan.client, "addr", "add", "10.77.0.50/24", "dev", testnet.Iface)
 	xid = dhcpv4.TransactionID{0x10, 0x78, 0, 2}
 	pxeRequest := request(dhcpv4.MessageTypeRequest, func(d *dhcpv4.DHCPv4) { d.TransactionID = xid },
-		ciaddr("10.78.0.50"),
+		ciaddr("10.77.0.50"),
 		opt(60, "PXEClient:Arch:00007:UNDI:003016"),
 		opt(93, "\x00\x07"),
 		opt(94, "\x01\x03\x10"),
 		opt(97, guid),
 	)
-	ack, from := exchange(t, client, &net.UDPAddr{IP: net.IPv4(10, 78, 0, 2), Port: DefaultPXEPort}, pxeRequest.ToBytes(), xid)
-	if got := from.String(); got != "10.78.0.2:4011" {
-		t.Errorf("ACK came from %s, want 10.78.0.2:4011", got)
+	ack, from := exchange(t, client, &net.UDPAddr{IP: net.IPv4(10, 77, 0, 2), Port: DefaultPXEPort}, pxeRequest.ToBytes(), xid)
+	if got := from.String(); got != "10.77.0.2:4011" {
+		t.Errorf("ACK came from %s, want 10.77.0.2:4011", got)
 	}
 	wantAck := &wire{
 		Op: dhcpv4.OpcodeBootReply, XID: xid,
-		CIAddr: "10.78.0.50", YIAddr: "0.0.0.0", SIAddr: "10.78.0.2", GIAddr: "0.0.0.0",
-		CHAddr: testMAC.String(), SName: "10.78.0.2", File: FileEFIx64,
+		CIAddr: "10.77.0.50", YIAddr: "0.0.0.0", SIAddr: "10.77.0.2", GIAddr: "0.0.0.0",
+		CHAddr: testMAC.String(), SName: "10.77.0.2", File: FileEFIx64,
 		Options: map[uint8]string{
-			53: "\x05", 54: sid, 60: ClassPXE, 43: optVendor43, 97: guid, 67: FileEFIx64,
+			53: "\x05", 54: lanSID, 60: ClassPXE, 43: optVendor43, 97: guid, 67: FileEFIx64,
 		},
 	}
 	if diff := cmp.Diff(wantAck, onWire(t, ack)); diff != "" {
 		t.Errorf("ACK (-want +got):\n%s", diff)
 	}
-	if got := seen.get(testMAC); got != "10.78.0.50" {
-		t.Errorf("Seen got %q for %s, want 10.78.0.50", got, testMAC)
+	if got := seen.get(testMAC); got != "10.77.0.50" {
+		t.Errorf("Seen got %q for %s, want 10.77.0.50", got, testMAC)
 	}
 
 	// 3. The downloaded iPXE DHCPs again: it gets the script, not firmware.
@@ -266,7 +180,7 @@ func TestProxyInNamespace(t *testing.T) {
 		opt(175, "\xb1\x05\x01\x1a\xf4\x10\x00"),
 	)
 	ipxeOffer, _ := exchange(t, client, broadcast, ipxeDiscover.ToBytes(), xid)
-	if got, want := ipxeOffer.BootFileName, "http://10.78.0.2:8080/boot.ipxe"; got != want {
+	if got, want := ipxeOffer.BootFileName, "http://10.77.0.2:8080/boot.ipxe"; got != want {
 		t.Errorf("iPXE offer boot file = %q, want %q", got, want)
 	}
 	if !ipxeOffer.YourIPAddr.IsUnspecified() || ipxeOffer.MessageType() != dhcpv4.MessageTypeOffer {
@@ -289,8 +203,8 @@ func TestProxyInNamespace(t *testing.T) {
 	ignore := cmpopts.IgnoreFields(events.Event{}, "ID", "Time")
 	wantEvents := []events.Event{
 		{MAC: "52:54:00:12:34:56", Arch: "efi-x64", Stage: events.StageDHCP, Detail: "offer ipxe.efi"},
-		{MAC: "52:54:00:12:34:56", IP: "10.78.0.50", Arch: "efi-x64", Stage: events.StagePXE, Detail: "ack ipxe.efi"},
-		{MAC: "52:54:00:ab:cd:ef", Arch: "bios", Stage: events.StageDHCP, Detail: "offer http://10.78.0.2:8080/boot.ipxe (iPXE)"},
+		{MAC: "52:54:00:12:34:56", IP: "10.77.0.50", Arch: "efi-x64", Stage: events.StagePXE, Detail: "ack ipxe.efi"},
+		{MAC: "52:54:00:ab:cd:ef", Arch: "bios", Stage: events.StageDHCP, Detail: "offer http://10.77.0.2:8080/boot.ipxe (iPXE)"},
 	}
 	if diff := cmp.Diff(wantEvents, rec.all(), ignore); diff != "" {
 		t.Errorf("events (-want +got):\n%s", diff)
@@ -307,8 +221,8 @@ func TestProxyInNamespace(t *testing.T) {
 		before := count("dhcp.sent.dhcp-offer")
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
-		out, err := exec.CommandContext(ctx, "ip", "netns", "exec", lan.client,
-			busybox, "udhcpc", "-f", "-i", lan.clientIf, "-V", "PXEClient:Arch:00000:UNDI:002001",
+		out, err := lan.CommandContext(ctx, lan.client,
+			busybox, "udhcpc", "-f", "-i", testnet.Iface, "-V", "PXEClient:Arch:00000:UNDI:002001",
 			"-x", "0x5d:0000", "-q", "-n", "-t", "2", "-T", "1", "-A", "1", "-s", "/bin/true").CombinedOutput()
 		t.Logf("udhcpc (err %v):\n%s", err, out)
 		if count("dhcp.sent.dhcp-offer") <= before {
