@@ -63,20 +63,20 @@ func New(deps Deps) *Server {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/status", s.status)
-	mux.HandleFunc("POST /v1/pause", s.setPaused(true))
-	mux.HandleFunc("POST /v1/resume", s.setPaused(false))
+	mux.HandleFunc("POST /v1/pause", noBody(s.setPaused(true)))
+	mux.HandleFunc("POST /v1/resume", noBody(s.setPaused(false)))
 
 	mux.HandleFunc("GET /v1/machines", s.listMachines)
 	mux.HandleFunc("GET /v1/machines/{mac}", s.getMachine)
 	mux.HandleFunc("PUT /v1/machines/{mac}", s.putMachine)
-	mux.HandleFunc("DELETE /v1/machines/{mac}", s.deleteMachine)
+	mux.HandleFunc("DELETE /v1/machines/{mac}", noBody(s.deleteMachine))
 	mux.HandleFunc("GET /v1/machines/{mac}/timeline", s.timeline)
 
 	mux.HandleFunc("GET /v1/profiles", s.listProfiles)
 	mux.HandleFunc("POST /v1/profiles", s.createProfile)
 	mux.HandleFunc("GET /v1/profiles/{name}", s.getProfile)
 	mux.HandleFunc("PUT /v1/profiles/{name}", s.updateProfile)
-	mux.HandleFunc("DELETE /v1/profiles/{name}", s.deleteProfile)
+	mux.HandleFunc("DELETE /v1/profiles/{name}", noBody(s.deleteProfile))
 
 	mux.HandleFunc("GET /v1/boots", s.boots)
 	mux.HandleFunc("GET /v1/events", s.events)
@@ -85,5 +85,5 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, api.CodeNotFound, "no such control API endpoint: "+r.Method+" "+r.URL.Path)
 	})
-	return s.authorize(mux)
+	return s.authorize(cleanPaths(mux))
 }
