@@ -374,6 +374,13 @@ func TestCLIUsageErrors(t *testing.T) {
 		{[]string{"machines", "set", "52:54:00:12:34:56", "--var", "novalue"}, `--var "novalue": write it as NAME=VALUE`},
 		{[]string{"profiles", "edit", "x", "--initrd", "a", "--clear-initrds"}, "give --initrd or --clear-initrds, not both"},
 		{[]string{"profiles", "edit", "x", "--butane", "a", "--ignition", "b"}, "give --ignition or --butane, not both"},
+		{[]string{"profiles", "edit", "x", "--phone-home", "ftp://x/up"}, `--phone-home "ftp://x/up": give an http:// or https:// URL, default (pixie's own /phone-home) or none`},
+		{[]string{"profiles", "edit", "x", "--var", "bad-name=1"}, `--var "bad-name=1": write it as NAME=VALUE`},
+		{[]string{"profiles", "edit", "x", "--var", "a=1", "--unset-var", "a"}, "--var a=1 and --unset-var a: give one of them"},
+		{[]string{"profiles", "add", "x", "--stream", "stable"}, "--stream, --channel and --arch choose a pulled image, for fedora-coreos and flatcar profiles; --os generic"},
+		{[]string{"profiles", "add", "x", "--os", "fedora-coreos", "--channel", "beta"}, "--channel is for flatcar: Fedora CoreOS has streams, give --stream"},
+		{[]string{"profiles", "add", "x", "--os", "flatcar", "--mode", "install"}, "--mode and --install-dev are for fedora-coreos (coreos-installer); --os flatcar"},
+		{[]string{"images", "pull", "flatcar", "--keyring", "k.asc", "--no-signature"}, "give --keyring or --no-signature, not both"},
 	}
 	sock := filepath.Join(t.TempDir(), "none.sock") // usage is checked before connecting
 	for _, tc := range cases {

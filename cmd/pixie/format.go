@@ -307,17 +307,20 @@ func formatProfile(p api.Profile, machines []string, now time.Time) string {
 	if len(machines) > 0 {
 		used = strings.Join(machines, "\n")
 	}
-	s := fields(
-		[2]string{"name", p.Name},
-		[2]string{"description", orDash(p.Description)},
-		[2]string{"os", p.OS},
-		[2]string{"kernel", p.Kernel},
-		[2]string{"initrds", orDash(strings.Join(p.Initrds, "\n"))},
-		[2]string{"args", orDash(p.Args)},
+	pairs := [][2]string{
+		{"name", p.Name},
+		{"description", orDash(p.Description)},
+		{"os", p.OS},
+		{"kernel", p.Kernel},
+		{"initrds", orDash(strings.Join(p.Initrds, "\n"))},
+		{"args", orDash(p.Args)},
+	}
+	pairs = append(pairs, profileExtraFields(p)...)
+	s := fields(append(pairs,
 		[2]string{"machines", used},
 		[2]string{"created", formatTime(now, p.CreatedAt)},
 		[2]string{"updated", formatTime(now, p.UpdatedAt)},
-	)
+	)...)
 	if strings.TrimSpace(p.Ignition) == "" {
 		return s + fields([2]string{"ignition", "none"})
 	}

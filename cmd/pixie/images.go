@@ -30,14 +30,15 @@ func newImagesCmd(c *cli) *cobra.Command {
 		Long: `Boot images live in the data directory's assets/ folder, which the daemon
 serves. ` + "`pixie images pull`" + ` reads the distribution's release metadata, downloads
 the PXE kernel and initramfs (and Fedora CoreOS's live rootfs), verifies each
-file against its published checksum (and its OpenPGP signature with
---keyring), and resumes an interrupted download. Running it again downloads
+file against its published checksum and the OpenPGP signature the
+distribution publishes (with the Fedora and Flatcar signing keys pixie
+embeds, or --keyring FILE), and resumes an interrupted download. Running it again downloads
 nothing when the files are present and verified.
 
 Run it as the data directory's owner (sudo). --data-dir defaults to the
 running daemon's data directory.`,
 		Example: `  sudo pixie images pull fedora-coreos --stream stable
-  sudo pixie images pull flatcar --channel stable --keyring flatcar-image-signing-key.asc
+  sudo pixie images pull flatcar --channel stable
   sudo pixie images pull generic --name debian --url https://example/vmlinuz#sha256=HEX --url https://example/initrd.gz#sha256=HEX
   pixie images list
   sudo pixie images rm fedora-coreos/stable/x86_64/41.20241109.3.0`,
@@ -63,6 +64,7 @@ func (c *cli) assetsDir(cmd *cobra.Command) string {
 func newImagesPullCmd(c *cli) *cobra.Command {
 	var r images.Request
 	var channel, keyring string
+	var noSignature bool
 	var urls []string
 	cmd := &cobra.Command{
 		Use:   "pull fedora-coreos|flatcar|generic",
@@ -80,12 +82,19 @@ func newImagesPullCmd(c *cli) *cobra.Command {
 
 --mirror replaces the distribution's host, for air-gapped sites: a copy of
 ` + images.FCOSBase + ` (streams/ and prod/), or for Flatcar a base
-holding CHANNEL/ARCH-usr/VERSION/. --keyring verifies the detached OpenPGP
-signatures the distribution publishes with the keys in FILE (armored or
-binary); without it only the checksums are verified.`,
+holding CHANNEL/ARCH-usr/VERSION/.
+
+Signatures: Fedora CoreOS signs each artifact with the key of the Fedora
+release it is built from, Flatcar with its image signing key; pixie embeds
+those public keys (Fedora 43-47, Flatcar's 2025-2027 signing subkey) and
+refuses a file whose published signature does not verify. --keyring FILE
+(armored or binary) verifies with other keys instead, e.g. a newer key than
+this pixie knows; --no-signature checks the checksums only (a mirror
+without the .sig files). Generic images are verified by their sha256 only.`,
 		Example: `  sudo pixie images pull fedora-coreos
   sudo pixie images pull fedora-coreos --stream testing --arch aarch64
-  sudo pixie images pull flatcar --channel beta --version 4081.1.0 --keyring flatcar.asc
+  sudo pixie images pull flatcar --channel beta --version 4081.1.0
+  sudo pixie images pull flatcar --channel lts --keyring Flatcar_Image_Signing_Key.asc
   sudo pixie images pull fedora-coreos --mirror http://mirror.lan/fcos`,
 		Args: exactArgs(1, "the OS to pull: fedora-coreos, flatcar or generic"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -127,6 +136,10 @@ binary); without it only the checksums are verified.`,
 				tty = term.IsTerminal(int(fd.Fd()))
 			}
 			p.Progress = images.NewProgress(c.errOut, tty)
+			if keyring != "" && noSignature {
+				return usageErrorf("give --keyring or --no-signature, not both")
+			}
+			p.DistributionKeys = !noSignature
 			if keyring != "" {
 				// Read here, with the caller's permissions.
 				kf, err := os.Open(keyring)
@@ -165,7 +178,8 @@ binary); without it only the checksums are verified.`,
 	f.StringVar(&r.Version, "version", "current", "Flatcar `VERSION`: current or a release number")
 	f.StringVar(&r.Arch, "arch", "x86_64", "`ARCH`: x86_64 or aarch64")
 	f.StringVar(&r.Mirror, "mirror", "", "mirror base `URL` replacing the distribution's host")
-	f.StringVar(&keyring, "keyring", "", "verify OpenPGP signatures with the public keys in `FILE`")
+	f.StringVar(&keyring, "keyring", "", "verify OpenPGP signatures with the public keys in `FILE` instead of the distribution keys pixie embeds")
+	f.BoolVar(&noSignature, "no-signature", false, "do not check the distribution's OpenPGP signatures (the published checksums are still verified)")
 	f.StringVar(&r.Name, "name", "", "generic image `NAME` (its folder under assets/generic/)")
 	f.StringArrayVar(&urls, "url", nil, "generic image file `URL#sha256=HEX` (first the kernel, then initrds)")
 	return cmd

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
+	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -23,10 +25,12 @@ func newProfilesCmd(c *cli) *cobra.Command {
 		Short:   "List, show, add, edit and remove boot profiles",
 		Long: `A profile says how a machine boots: the kernel and initrds (paths inside the
 daemon's asset store, or http(s) URLs), the kernel arguments, and the
-Ignition config (JSON) the machine gets. Both are Go templates filled in per
-machine: {{.MAC}}, {{.Hostname}}, {{.Vars.NAME}}, and in kernel arguments
-{{.IgnitionURL}}. In Ignition JSON insert values with the json function,
-as in "name": {{json .Vars.user}}, which quotes and escapes the value.
+Ignition config (JSON or Butane) the machine gets. Both are Go templates
+filled in per machine: {{.MAC}}, {{.Hostname}}, {{.Vars.NAME}} (the
+profile's --var, or the machine's own), in kernel arguments {{.IgnitionURL}}
+and in configs {{.PhoneHomeURL}} (the profile's --phone-home). Insert
+values with the json function, as in "name": {{json .Vars.user}}, which
+quotes and escapes the value (in Butane YAML too).
 
 Machines pixie does not know boot the default profile, "first-time".`,
 		Example: `  pixie profiles list
@@ -125,21 +129,29 @@ type profileFlags struct {
 	ignition     string // file name, or "-" for stdin
 	os           string
 	description  string
+	phoneHome    string
+	vars         []string // NAME=VALUE
+	unsetVars    []string // edit only
 }
+
+var varNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 
 func (pf *profileFlags) register(f *pflag.FlagSet, edit bool) {
 	f.StringVar(&pf.kernel, "kernel", "", "kernel: a `PATH` inside the daemon's asset store, or an http(s) URL")
 	f.StringArrayVar(&pf.initrds, "initrd", nil, "initrd `PATH` or URL, like --kernel (repeatable, in order)")
 	f.StringVar(&pf.args, "args", "", "kernel `ARGS` (a template: {{.IgnitionURL}}, {{.Hostname}}, {{.Vars.NAME}})")
-	f.StringVar(&pf.ignition, "ignition", "", "Ignition config (JSON) read from this local `FILE`, or - for stdin")
+	f.StringVar(&pf.ignition, "ignition", "", "Ignition config (JSON, or Butane YAML) read from this local `FILE`, or - for stdin")
 	defOS := "generic"
 	if edit {
 		defOS = "" // edit keeps the current one
 	}
 	f.StringVar(&pf.os, "os", defOS, "`OS` kind: generic, fedora-coreos, flatcar or container-linux")
 	f.StringVar(&pf.description, "description", "", "a `TEXT` saying what the profile is for")
+	f.StringVar(&pf.phoneHome, "phone-home", "", "where the booted OS reports it is up ({{.PhoneHomeURL}}): `URL` (a template like --args), default (pixie's own /phone-home, which records the booted stage; the default) or none")
+	f.StringArrayVar(&pf.vars, "var", nil, "set a template variable {{.Vars.NAME}}, `NAME=VALUE` (repeatable; a machine's own variable of the same name wins)")
 	if edit {
 		f.BoolVar(&pf.clearInitrds, "clear-initrds", false, "remove all initrds")
+		f.StringArrayVar(&pf.unsetVars, "unset-var", nil, "remove the template variable `NAME` (repeatable)")
 	}
 }
 
@@ -149,6 +161,30 @@ func (pf *profileFlags) register(f *pflag.FlagSet, edit bool) {
 func (pf *profileFlags) read(f *pflag.FlagSet, stdin io.Reader) (ignition string, err error) {
 	if f.Changed("initrd") && pf.clearInitrds {
 		return "", usageErrorf("give --initrd or --clear-initrds, not both")
+	}
+	if f.Changed("phone-home") {
+		switch ph := pf.phoneHome; {
+		case ph == "default" || ph == "none":
+		case strings.HasPrefix(ph, "http://") || strings.HasPrefix(ph, "https://"):
+			if strings.ContainsAny(ph, " \t\r\n\"'\\") {
+				return "", usageErrorf("--phone-home %q: a URL has no spaces, quotes or backslashes", ph)
+			}
+		default:
+			return "", usageErrorf("--phone-home %q: give an http:// or https:// URL, default (pixie's own /phone-home) or none", ph)
+		}
+	}
+	for _, kv := range pf.vars {
+		k, _, ok := strings.Cut(kv, "=")
+		if !ok || !varNameRE.MatchString(k) {
+			return "", usageErrorf("--var %q: write it as NAME=VALUE, NAME of letters, digits and '_', starting with a letter or '_'", kv)
+		}
+	}
+	for _, k := range pf.unsetVars {
+		for _, kv := range pf.vars {
+			if strings.HasPrefix(kv, k+"=") {
+				return "", usageErrorf("--var %s and --unset-var %s: give one of them", kv, k)
+			}
+		}
 	}
 	if !f.Changed("ignition") {
 		return "", nil
@@ -171,6 +207,25 @@ func (pf *profileFlags) apply(f *pflag.FlagSet, ignition string, p *api.Profile)
 	set("os", func() { p.OS = pf.os })
 	set("description", func() { p.Description = pf.description })
 	set("ignition", func() { p.Ignition = ignition })
+	set("phone-home", func() { p.PhoneHome = pf.phoneHome })
+	for _, kv := range pf.vars {
+		k, v, _ := strings.Cut(kv, "=")
+		if p.Vars == nil {
+			p.Vars = map[string]string{}
+		}
+		p.Vars[k] = v
+	}
+}
+
+// unset removes the --unset-var variables; each must exist.
+func (pf *profileFlags) unset(p *api.Profile) error {
+	for _, k := range pf.unsetVars {
+		if _, ok := p.Vars[k]; !ok {
+			return usageErrorf("--unset-var %s: profile %s has no variable %s", k, p.Name, k)
+		}
+		delete(p.Vars, k)
+	}
+	return nil
 }
 
 // readIgnition reads an Ignition config from a file or stdin ("-").
@@ -215,17 +270,27 @@ profile: Ignition JSON 3.x or Butane YAML, validated when stored.
 
 With --os fedora-coreos or flatcar and no --kernel, the kernel, initrds and
 kernel arguments come from the latest image ` + "`pixie images pull`" + ` fetched
-(--stream/--arch choose which) and the distribution's documented arguments
-(Fedora CoreOS live PXE or, with --mode install, install to --install-dev).
+(--stream for Fedora CoreOS, --channel for Flatcar, and --arch choose which;
+when none is pulled pixie says which pull command fetches it) and the
+distribution's documented arguments (Fedora CoreOS live PXE or, with --mode
+install, install to --install-dev).
 --ssh-key generates the guide's first-time config: user core with your key,
-the machine's hostname, and a unit that reports the finished boot.`,
+the machine's hostname, and a unit that calls the phone-home URL when the
+OS is up. --phone-home says where: default is pixie's own /phone-home,
+which records the machine's final "booted" stage; a URL of your own (a
+template, e.g. https://inventory.example/up?mac={{.MAC}}) is called after
+it; none leaves the unit out. Configs use it as {{.PhoneHomeURL}}.
+--var NAME=VALUE sets a template variable for every machine booting the
+profile ({{.Vars.NAME}}); a machine's own variable of that name wins.`,
 		Example: `  pixie profiles add fcos --os fedora-coreos --kernel fcos/kernel \
       --initrd fcos/initramfs.img --initrd fcos/rootfs.img \
       --args "ignition.firstboot ignition.platform.id=metal ignition.config.url={{.IgnitionURL}}" \
       --ignition node.ign --description "Fedora CoreOS, live PXE"
   pixie profiles add first-time --replace --os fedora-coreos --stream stable --ssh-key ~/.ssh/coreos-pxe.pub
   pixie profiles add fcos-disk --os fedora-coreos --mode install --install-dev /dev/sda --butane node.bu
-  pixie profiles add flatcar --os flatcar --stream stable --butane node.bu`,
+  pixie profiles add flatcar --os flatcar --channel stable --arch aarch64 --butane node.bu
+  pixie profiles add workers --os fedora-coreos --stream testing --ssh-key ~/.ssh/id.pub --var role=worker \
+      --phone-home "https://inventory.example/up?mac={{.MAC}}"`,
 		Args: exactArgs(1, "one profile name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f := cmd.Flags()
@@ -244,7 +309,7 @@ the machine's hostname, and a unit that reports the finished boot.`,
 			pf.apply(f, ignition, &p)
 			// Kernel, initrds and arguments from the pulled image and the
 			// OS's documented arguments, where not given.
-			if err := of.fill(c, cmd, &p, f.Changed("ignition")); err != nil {
+			if err := of.complete(c, cmd, &p, nil); err != nil {
 				return err
 			}
 			ctx, cancel := callCtx(cmd)
@@ -271,7 +336,7 @@ the machine's hostname, and a unit that reports the finished boot.`,
 		},
 	}
 	pf.register(cmd.Flags(), false)
-	of.register(cmd.Flags())
+	of.register(cmd.Flags(), false)
 	cmd.Flags().StringVar(&butane, "butane", "", "Butane config (YAML, variant fcos or flatcar) read from this local `FILE`, or - for stdin (same as --ignition)")
 	cmd.Flags().BoolVar(&replace, "replace", false, "replace the profile if it exists (e.g. the default first-time profile)")
 	return cmd
@@ -279,14 +344,27 @@ the machine's hostname, and a unit that reports the finished boot.`,
 
 func newProfilesEditCmd(c *cli) *cobra.Command {
 	var pf profileFlags
+	var of osFlags
 	var butane string
 	cmd := &cobra.Command{
 		Use:   "edit NAME",
 		Short: "Change some fields of a boot profile",
 		Long: `Change the fields given; the others keep their values. --initrd replaces the
-whole initrd list (repeat it for several); --clear-initrds empties it.`,
+whole initrd list (repeat it for several); --clear-initrds empties it.
+
+The OS flags work as with ` + "`profiles add`" + `: --os fedora-coreos or flatcar,
+--stream/--channel or --arch (without --kernel) switch the profile to the
+latest matching image ` + "`pixie images pull`" + ` fetched and write the OS's
+kernel arguments again, keeping the profile's other settings (mode, install
+disk, consoles, extra arguments) unless --mode, --install-dev, --console or
+--args change them. When no such image is pulled, pixie says which
+` + "`pixie images pull`" + ` command fetches it. --ssh-key generates the config again.`,
 		Example: `  pixie profiles edit fcos --ignition node.ign
   pixie profiles edit fcos --butane node.bu
+  pixie profiles edit fcos --stream testing
+  pixie profiles edit first-time --os fedora-coreos --ssh-key ~/.ssh/coreos-pxe.pub
+  pixie profiles edit flatcar --channel beta --arch aarch64 --autologin
+  pixie profiles edit fcos --phone-home "https://inventory.example/up?mac={{.MAC}}" --var role=worker
   pixie profiles edit first-time --kernel fcos/kernel --initrd fcos/initramfs.img`,
 		Args: exactArgs(1, "one profile name"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -298,9 +376,12 @@ whole initrd list (repeat it for several); --clear-initrds empties it.`,
 				pf.ignition = butane
 				f.Set("ignition", butane)
 			}
-			if !f.Changed("kernel") && !f.Changed("initrd") && !f.Changed("clear-initrds") && !f.Changed("args") &&
-				!f.Changed("ignition") && !f.Changed("os") && !f.Changed("description") {
-				return usageErrorf("nothing to change in profile %s: give --kernel, --initrd, --clear-initrds, --args, --ignition, --butane, --os or --description", args[0])
+			changed := false
+			for _, n := range append([]string{"kernel", "initrd", "clear-initrds", "args", "ignition", "os", "description", "phone-home", "var", "unset-var"}, osFlagNames...) {
+				changed = changed || f.Changed(n)
+			}
+			if !changed {
+				return usageErrorf("nothing to change in profile %s: give --kernel, --initrd, --args, --ignition, --butane, --os, --stream, --channel, --arch, --ssh-key, --phone-home, --var or another flag (see --help)", args[0])
 			}
 			ignition, err := pf.read(f, c.in)
 			if err != nil {
@@ -313,7 +394,22 @@ whole initrd list (repeat it for several); --clear-initrds empties it.`,
 			if err != nil {
 				return profileErr(err, args[0])
 			}
+			old := p
+			old.Initrds = append([]string(nil), p.Initrds...)
+			if p.Vars != nil {
+				vars := make(map[string]string, len(p.Vars))
+				for k, v := range p.Vars {
+					vars[k] = v
+				}
+				p.Vars = vars
+			}
 			pf.apply(f, ignition, &p)
+			if err := pf.unset(&p); err != nil {
+				return err
+			}
+			if err := of.complete(c, cmd, &p, &old); err != nil {
+				return err
+			}
 			p, err = client.UpdateProfile(ctx, p)
 			if err != nil {
 				return err
@@ -326,6 +422,7 @@ whole initrd list (repeat it for several); --clear-initrds empties it.`,
 		},
 	}
 	pf.register(cmd.Flags(), true)
+	of.register(cmd.Flags(), true)
 	cmd.Flags().StringVar(&butane, "butane", "", "Butane config (YAML, variant fcos or flatcar) read from this local `FILE`, or - for stdin (same as --ignition)")
 	return cmd
 }
@@ -352,4 +449,43 @@ profile with ` + "`pixie machines set MAC --profile OTHER`" + `) or while it is 
 			return err
 		},
 	}
+}
+
+// profileExtraFields are the `profiles show` rows for the phone-home URL
+// (which a daemon always reports) and the template variables, if any.
+func profileExtraFields(p api.Profile) [][2]string {
+	var out [][2]string
+	if p.PhoneHome != "" {
+		out = append(out, [2]string{"phone-home", phoneHomeText(p.PhoneHome)})
+	}
+	if len(p.Vars) > 0 {
+		out = append(out, [2]string{"vars", varsText(p.Vars)})
+	}
+	return out
+}
+
+// phoneHomeText says what a profile's phone-home setting does, for
+// `profiles show`.
+func phoneHomeText(ph string) string {
+	switch ph {
+	case "", "default":
+		return "default (pixie's /phone-home: records the booted stage)"
+	case "none":
+		return "none"
+	}
+	return ph + " (after pixie's /phone-home)"
+}
+
+// varsText lists template variables as NAME=VALUE lines, sorted.
+func varsText(vars map[string]string) string {
+	keys := make([]string, 0, len(vars))
+	for k := range vars {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	lines := make([]string, len(keys))
+	for i, k := range keys {
+		lines[i] = k + "=" + vars[k]
+	}
+	return strings.Join(lines, "\n")
 }

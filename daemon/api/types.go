@@ -6,15 +6,23 @@ import "time"
 // daemon's asset store, or http(s) URLs), kernel arguments, and the Ignition
 // config (JSON or Butane YAML, a text/template) the machine is given.
 type Profile struct {
-	Name        string    `json:"name"`
-	Description string    `json:"description,omitempty"`
-	OS          string    `json:"os"` // generic, fedora-coreos, flatcar, container-linux
-	Kernel      string    `json:"kernel"`
-	Initrds     []string  `json:"initrds"`
-	Args        string    `json:"args"`
-	Ignition    string    `json:"ignition,omitempty"`
-	CreatedAt   time.Time `json:"created_at,omitzero"` // set by the daemon
-	UpdatedAt   time.Time `json:"updated_at,omitzero"` // set by the daemon
+	Name        string   `json:"name"`
+	Description string   `json:"description,omitempty"`
+	OS          string   `json:"os"` // generic, fedora-coreos, flatcar, container-linux
+	Kernel      string   `json:"kernel"`
+	Initrds     []string `json:"initrds"`
+	Args        string   `json:"args"`
+	Ignition    string   `json:"ignition,omitempty"`
+	// PhoneHome is where the booted OS reports it is up, what configs get
+	// as {{.PhoneHomeURL}}: "default" (also when empty) for pixie's own
+	// /phone-home endpoint, which records the final "booted" stage;
+	// "none"; or an http(s) URL template ({{.MAC}}, {{.Hostname}}, ...).
+	PhoneHome string `json:"phone_home,omitempty"`
+	// Vars are the profile's template variables ({{.Vars.NAME}}); a
+	// machine's own variables of the same name win.
+	Vars      map[string]string `json:"vars,omitempty"`
+	CreatedAt time.Time         `json:"created_at,omitzero"` // set by the daemon
+	UpdatedAt time.Time         `json:"updated_at,omitzero"` // set by the daemon
 }
 
 // Machine is what pixie knows about one MAC address: the profile it boots
@@ -39,7 +47,7 @@ type Event struct {
 	MAC    string    `json:"mac"`
 	IP     string    `json:"ip"`
 	Arch   string    `json:"arch"`  // e.g. bios, efi-x64, efi-arm64
-	Stage  string    `json:"stage"` // dhcp, pxe, tftp, script, kernel, initrd, ignition, error, server
+	Stage  string    `json:"stage"` // dhcp, pxe, tftp, script, kernel, initrd, rootfs, ignition, booted, error, server
 	Detail string    `json:"detail"`
 }
 

@@ -135,8 +135,10 @@ func TestProfileCRUD(t *testing.T) {
 	in := api.Profile{
 		Name: "fcos", OS: "fedora-coreos", Description: "Fedora CoreOS live",
 		Kernel: "fcos/kernel", Initrds: []string{"fcos/initramfs.img", "fcos/rootfs.img"},
-		Args:     "ignition.firstboot ignition.platform.id=metal",
-		Ignition: `{"ignition":{"version":"3.4.0"}}`,
+		Args:      "ignition.firstboot ignition.platform.id=metal",
+		Ignition:  `{"ignition":{"version":"3.4.0"}}`,
+		PhoneHome: "https://inventory.example/up?mac={{.MAC}}",
+		Vars:      map[string]string{"role": "worker"},
 	}
 	p, err := c.CreateProfile(ctx, in)
 	if err != nil {
@@ -150,6 +152,14 @@ func TestProfileCRUD(t *testing.T) {
 	wantAPIError(t, "create twice", err, http.StatusConflict, api.CodeExists, "already exists")
 	_, err = c.CreateProfile(ctx, api.Profile{Name: "nokernel"})
 	wantAPIError(t, "no kernel", err, http.StatusBadRequest, api.CodeInvalid, "no kernel")
+	_, err = c.CreateProfile(ctx, api.Profile{Name: "badphone", Kernel: "k", PhoneHome: "ftp://x/up"})
+	wantAPIError(t, "bad phone-home", err, http.StatusBadRequest, api.CodeInvalid, "phone-home")
+	if def, err := c.CreateProfile(ctx, api.Profile{Name: "defphone", Kernel: "k"}); err != nil || def.PhoneHome != "default" {
+		t.Errorf("a profile without a phone-home URL = %+v, %v; want phone_home default", def, err)
+	}
+	if err := c.DeleteProfile(ctx, "defphone"); err != nil {
+		t.Fatal(err)
+	}
 	_, err = c.CreateProfile(ctx, api.Profile{Name: "escape", Kernel: "../../etc/shadow"})
 	wantAPIError(t, "path escape", err, http.StatusBadRequest, api.CodeInvalid, "relative path inside the asset store")
 
@@ -158,7 +168,7 @@ func TestProfileCRUD(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p2.Kernel != "fcos/kernel-2" || len(p2.Initrds) != 0 || p2.Description != in.Description {
+	if p2.Kernel != "fcos/kernel-2" || len(p2.Initrds) != 0 || p2.Description != in.Description || p2.PhoneHome != in.PhoneHome || p2.Vars["role"] != "worker" {
 		t.Errorf("updated profile = %+v", p2)
 	}
 	got, err := c.Profile(ctx, "fcos")

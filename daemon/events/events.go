@@ -24,6 +24,7 @@ const (
 	StageScript   Stage = "script"   // per-machine iPXE script served
 	StageKernel   Stage = "kernel"   // kernel fetched over HTTP
 	StageInitrd   Stage = "initrd"   // an initrd fetched over HTTP
+	StageRootfs   Stage = "rootfs"   // Fedora CoreOS's live rootfs fetched by its initramfs (coreos.live.rootfs_url)
 	StageIgnition Stage = "ignition" // Ignition config served
 	StageBooted   Stage = "booted"   // the booted OS called its phone-home URL: the last stage
 	StageError    Stage = "error"    // something a person should look at

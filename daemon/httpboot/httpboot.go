@@ -92,7 +92,7 @@ func New(cfg Config, deps Deps) *Server {
 }
 
 // Handler returns the HTTP handler.
-func (s *Server) Handler() http.Handler { return s.mux }
+func (s *Server) Handler() http.Handler { return s.guard(s.mux) }
 
 func (s *Server) retrySeconds() int { return int(s.cfg.RetryDelay / time.Second) }
 
@@ -231,7 +231,7 @@ func (s *Server) serveIgnition(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "pixie: "+err.Error()+": request /ignition?mac=MAC", http.StatusBadRequest)
 		return
 	}
-	ev := events.Event{MAC: req.MAC, IP: req.IP, Stage: events.StageIgnition}
+	ev := events.Event{MAC: req.MAC, IP: req.IP, Arch: eventArch(r), Stage: events.StageIgnition}
 	if !s.checkToken(w, r, req, ev, "Ignition config", false) {
 		return
 	}
@@ -273,6 +273,15 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// ReadFrom passes http.ServeContent's copy of the file on to the connection's
+// own ReadFrom (sendfile(2) on Linux) instead of copying the image through a
+// 32 KiB user-space buffer: images are hundreds of MB to GB.
+func (c *countingWriter) ReadFrom(r io.Reader) (int64, error) {
+	n, err := io.Copy(c.ResponseWriter, r)
+	c.n += n
+	return n, err
+}
+
 func (s *Server) serveAsset(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("path")
 	ip := clientIP(r)
@@ -290,6 +299,14 @@ func (s *Server) serveAsset(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, fs.ErrNotExist) {
 			s.deps.Counters.Inc("http.assets.not_found")
 			s.deps.Log.Warn("asset not found", "mac", mac, "ip", ip, "path", name)
+			if mac != "" {
+				// A booting machine's script named it (the file went
+				// away since): its timeline must say why it stalls.
+				s.deps.Events.Record(context.WithoutCancel(r.Context()), events.Event{
+					MAC: mac, IP: ip, Stage: events.StageError,
+					Detail: name + " is not in pixie's asset store (requested by the machine's boot script, which retries)",
+				})
+			}
 			http.Error(w, "pixie: "+name+" is not in the asset store", http.StatusNotFound)
 			return
 		}
@@ -306,7 +323,7 @@ func (s *Server) serveAsset(w http.ResponseWriter, r *http.Request) {
 	cw := &countingWriter{ResponseWriter: w, status: http.StatusOK}
 	http.ServeContent(cw, r, fi.Name(), fi.ModTime(), f)
 	stage := events.Stage(r.URL.Query().Get("stage"))
-	if stage != events.StageKernel && stage != events.StageInitrd {
+	if stage != events.StageKernel && stage != events.StageInitrd && stage != events.StageRootfs {
 		stage = ""
 	}
 	// A full download (not a later byte range, not a HEAD) is a boot step.
@@ -314,7 +331,7 @@ func (s *Server) serveAsset(w http.ResponseWriter, r *http.Request) {
 	s.deps.Log.Info("asset served", "mac", mac, "ip", ip, "path", name, "bytes", cw.n, "status", cw.status, "duration", time.Since(start).Round(time.Millisecond))
 	if mac != "" && stage != "" && whole {
 		s.deps.Events.Record(context.WithoutCancel(r.Context()), events.Event{
-			MAC: mac, IP: ip, Stage: stage,
+			MAC: mac, IP: ip, Arch: eventArch(r), Stage: stage,
 			Detail: fmt.Sprintf("%s, %d bytes in %s", name, cw.n, time.Since(start).Round(time.Millisecond)),
 		})
 	}

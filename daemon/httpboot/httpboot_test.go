@@ -232,3 +232,22 @@ func TestBadMACGetsExplainingScript(t *testing.T) {
 		t.Errorf("counters %v", f.counters.Snapshot())
 	}
 }
+
+// A kernel that went away after the machine's script named it: the
+// download fails (the script's `|| goto failed` retries) and the machine's
+// timeline says which file is missing.
+func TestMissingAssetRecordsErrorEvent(t *testing.T) {
+	f := newFixture(t)
+	resp, _ := f.get(t, "/assets/first-time/vmlinuz?mac=52-54-00-aa-bb-cd&stage=kernel")
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("missing asset: status %d, want 404", resp.StatusCode)
+	}
+	if got := f.rec.stages("52:54:00:aa:bb:cd"); len(got) != 1 || got[0] != "error" {
+		t.Errorf("events = %v, want [error]", got)
+	}
+	f.rec.mu.Lock()
+	defer f.rec.mu.Unlock()
+	if len(f.rec.ev) != 1 || !strings.Contains(f.rec.ev[0].Detail, "first-time/vmlinuz is not in pixie's asset store") {
+		t.Errorf("events: %+v", f.rec.ev)
+	}
+}

@@ -3,6 +3,7 @@ package httpboot
 import (
 	"bytes"
 	"fmt"
+	"net/http"
 	"net/url"
 	"path"
 	"strings"
@@ -34,12 +35,12 @@ type Request struct {
 func chainScript(serverURL string) string {
 	return "#!ipxe\n" +
 		"echo pixie: asking " + serverURL + " for this machine's boot script\n" +
-		"chain --autofree " + serverURL + "/ipxe?mac=${netX/mac:hexhyp}&uuid=${uuid}&arch=${buildarch}&platform=${platform}&hostname=${hostname} || goto failed\n" +
+		"chain --autofree " + serverURL + "/ipxe?mac=${netX/mac:hexhyp}&uuid=${uuid}&arch=${buildarch}&platform=${platform}&hostname=${hostname:uristring} || goto failed\n" +
 		"exit\n" +
 		":failed\n" +
 		"echo pixie: could not fetch the boot script from " + serverURL + "; retrying in 10 seconds\n" +
 		"sleep 10\n" +
-		"chain --replace --autofree " + serverURL + "/boot.ipxe\n"
+		"chain --replace --autofree " + serverURL + "/boot.ipxe || goto failed\n"
 }
 
 // argsData is what kernel-argument templates may use.
@@ -54,7 +55,7 @@ type argsData struct {
 
 // ignitionURL is the address the booted OS fetches its config from.
 func ignitionURL(r Request) string {
-	return r.ServerURL + "/ignition?mac=" + macParam(r.MAC) + tokenParam(r.Token)
+	return r.ServerURL + "/ignition?mac=" + macParam(r.MAC) + archParam(r) + tokenParam(r.Token)
 }
 
 // phoneHomeURL is where the booted OS reports that it is up.
@@ -74,6 +75,64 @@ func tokenParam(tok string) string {
 // macParam spells a MAC for URLs with hyphens, which never need escaping.
 func macParam(mac string) string { return strings.ReplaceAll(mac, ":", "-") }
 
+// archParam carries the machine's architecture (as its boot script
+// request reported it, the same names the DHCP events use) into the URLs
+// pixie generates, so the later fetches' boot events can say it too: the
+// booted kernel and initramfs do not report it themselves.
+func archParam(r Request) string {
+	a := archName(r)
+	if !validArch(a) {
+		return ""
+	}
+	return "&arch=" + a
+}
+
+// eventArch is the architecture a request's URL carries, if it is a
+// plausible name; anything else is left out of the event.
+func eventArch(req *http.Request) string {
+	if a := req.URL.Query().Get("arch"); validArch(a) {
+		return a
+	}
+	return ""
+}
+
+func validArch(a string) bool {
+	if a == "" || len(a) > 32 {
+		return false
+	}
+	for _, c := range a {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// rootfsArg is the kernel argument naming Fedora CoreOS's live rootfs,
+// which its initramfs fetches over HTTP.
+const rootfsArg = "coreos.live.rootfs_url="
+
+// tagRootfs adds the MAC, the stage and the architecture to a
+// coreos.live.rootfs_url that points into pixie's own asset store, so the
+// initramfs's download is recorded as the machine's rootfs boot event like
+// the kernel and initrd downloads. URLs elsewhere, or that already carry a
+// query, are left as they are.
+func tagRootfs(args string, r Request) string {
+	if !strings.Contains(args, rootfsArg) {
+		return args
+	}
+	fields := strings.Fields(args)
+	prefix := r.ServerURL + "/assets/"
+	for i, f := range fields {
+		u, ok := strings.CutPrefix(f, rootfsArg)
+		if !ok || !strings.HasPrefix(u, prefix) || strings.ContainsAny(u, "?#") {
+			continue
+		}
+		fields[i] = f + "?mac=" + macParam(r.MAC) + "&stage=rootfs" + archParam(r)
+	}
+	return strings.Join(fields, " ")
+}
+
 // KernelArgs renders a profile's kernel-argument template for one machine.
 // It does not include the initrd= arguments; BootScript adds those.
 func KernelArgs(plan store.BootPlan, r Request) (string, error) {
@@ -88,14 +147,14 @@ func KernelArgs(plan store.BootPlan, r Request) (string, error) {
 		MAC:         r.MAC,
 		Hostname:    hostnameFor(plan, r),
 		Profile:     plan.Profile.Name,
-		Vars:        nonNil(plan.Machine.Vars),
+		Vars:        planVars(plan),
 	})
 	if err != nil {
 		return "", fmt.Errorf("profile %s: kernel arguments: %w", plan.Profile.Name, err)
 	}
-	out := strings.Join(strings.Fields(b.String()), " ")
-	if strings.ContainsAny(out, "\n\r") {
-		return "", fmt.Errorf("profile %s: kernel arguments must stay on one line", plan.Profile.Name)
+	out := tagRootfs(strings.Join(strings.Fields(b.String()), " "), r)
+	if err := inertArgs(out); err != nil {
+		return "", fmt.Errorf("profile %s: kernel arguments: %w", plan.Profile.Name, err)
 	}
 	return out, nil
 }
@@ -104,7 +163,7 @@ func hostnameFor(plan store.BootPlan, r Request) string {
 	if plan.Machine.Hostname != "" {
 		return plan.Machine.Hostname
 	}
-	return r.Hostname
+	return reportedHostname(r.Hostname)
 }
 
 func nonNil(m map[string]string) map[string]string {
@@ -112,6 +171,52 @@ func nonNil(m map[string]string) map[string]string {
 		return map[string]string{}
 	}
 	return m
+}
+
+// planVars are the template variables of one boot: the profile's, with the
+// machine's own of the same name winning.
+func planVars(plan store.BootPlan) map[string]string {
+	vars := make(map[string]string, len(plan.Profile.Vars)+len(plan.Machine.Vars))
+	for k, v := range plan.Profile.Vars {
+		vars[k] = v
+	}
+	for k, v := range plan.Machine.Vars {
+		vars[k] = v
+	}
+	return vars
+}
+
+// profilePhoneHome renders the profile's phone-home URL for one machine:
+// pixie's own endpoint for "default" (or unset), "" for "none", the
+// profile's URL template otherwise.
+func profilePhoneHome(plan store.BootPlan, r Request) (string, error) {
+	switch ph := plan.Profile.PhoneHome; ph {
+	case store.PhoneHomeNone:
+		return "", nil
+	case "", store.PhoneHomeDefault:
+		return phoneHomeURL(r), nil
+	default:
+		t, err := template.New("phone-home").Option("missingkey=error").Funcs(store.TemplateFuncs()).Parse(ph)
+		if err != nil {
+			return "", fmt.Errorf("profile %s: phone-home URL template: %w", plan.Profile.Name, err)
+		}
+		var b bytes.Buffer
+		if err := t.Execute(&b, argsData{
+			ServerURL:   r.ServerURL,
+			IgnitionURL: ignitionURL(r),
+			MAC:         r.MAC,
+			Hostname:    hostnameFor(plan, r),
+			Profile:     plan.Profile.Name,
+			Vars:        planVars(plan),
+		}); err != nil {
+			return "", fmt.Errorf("profile %s: phone-home URL: %w", plan.Profile.Name, err)
+		}
+		u := b.String()
+		if strings.ContainsAny(u, " \t\r\n\"'\\") {
+			return "", fmt.Errorf("profile %s: the phone-home URL rendered for %s contains spaces or quotes: %q", plan.Profile.Name, r.MAC, u)
+		}
+		return u, nil
+	}
 }
 
 // assetURL is where iPXE fetches a kernel or initrd. Local assets carry the
@@ -124,7 +229,7 @@ func assetURL(r Request, ref, stage string) string {
 	for i, s := range segs {
 		segs[i] = url.PathEscape(s)
 	}
-	return r.ServerURL + "/assets/" + strings.Join(segs, "/") + "?mac=" + macParam(r.MAC) + "&stage=" + stage
+	return r.ServerURL + "/assets/" + strings.Join(segs, "/") + "?mac=" + macParam(r.MAC) + "&stage=" + stage + archParam(r)
 }
 
 // initrdNames gives each initrd a distinct name for iPXE's --name and the
@@ -161,6 +266,9 @@ func BootScript(plan store.BootPlan, r Request, retrySeconds int) (string, error
 	if err != nil {
 		return "", err
 	}
+	if err := oneWordRefs(plan.Profile); err != nil {
+		return "", err
+	}
 	names := initrdNames(plan.Profile.Initrds)
 	var initrdArgs []string
 	for _, n := range names {
@@ -174,14 +282,14 @@ func BootScript(plan store.BootPlan, r Request, retrySeconds int) (string, error
 	if plan.Default {
 		who += " (default for machines pixie does not know yet)"
 	}
-	fmt.Fprintf(&b, "echo pixie: booting %s with %s\n", r.MAC, who)
+	b.WriteString("echo " + scriptSafe("pixie: booting "+r.MAC+" with "+who) + "\n")
 	fmt.Fprintf(&b, "kernel --name kernel %s %s || goto failed\n", assetURL(r, plan.Profile.Kernel, "kernel"), kernelLine)
 	for i, ref := range plan.Profile.Initrds {
 		fmt.Fprintf(&b, "initrd --name %s %s || goto failed\n", names[i], assetURL(r, ref, "initrd"))
 	}
 	b.WriteString("boot || goto failed\n")
 	b.WriteString(":failed\n")
-	fmt.Fprintf(&b, "echo pixie: loading or starting profile %s failed (see `pixie timeline %s` on the server)\n", plan.Profile.Name, r.MAC)
+	b.WriteString("echo " + scriptSafe(fmt.Sprintf("pixie: loading or starting profile %s failed (see `pixie timeline %s` on the server)", plan.Profile.Name, r.MAC)) + "\n")
 	writeRetry(&b, r.ServerURL, retrySeconds)
 	return b.String(), nil
 }
@@ -199,18 +307,21 @@ func ErrorScript(serverURL string, lines []string, retrySeconds int) string {
 	return b.String()
 }
 
+// writeRetry ends a script with a retry loop: while pixie cannot be reached
+// (restarting, or its host rebooting) the machine keeps trying rather than
+// giving up after the first attempt and falling through to the next boot
+// device.
 func writeRetry(b *strings.Builder, serverURL string, retrySeconds int) {
+	b.WriteString(":retry\n")
 	fmt.Fprintf(b, "echo pixie: retrying in %d seconds\n", retrySeconds)
 	fmt.Fprintf(b, "sleep %d\n", retrySeconds)
-	fmt.Fprintf(b, "chain --replace --autofree %s/boot.ipxe\n", serverURL)
+	fmt.Fprintf(b, "chain --replace --autofree %s/boot.ipxe || goto retry\n", serverURL)
 }
 
-// scriptSafe strips what iPXE would interpret in an echo line: newlines end
-// the command and ${...} expands settings.
-func scriptSafe(s string) string {
-	s = strings.NewReplacer("\n", " ", "\r", " ", "${", "$ {").Replace(s)
-	return s
-}
+// scriptSafe strips what iPXE would interpret in an echo line (see
+// inertText): newlines end the command, ${...} expands settings, "||" and
+// friends start another command.
+func scriptSafe(s string) string { return inertText(s) }
 
 // RenderIgnition renders the profile's config, and the machine's own config
 // merged over it, for one machine: template, then Butane translation, then
@@ -219,7 +330,11 @@ func scriptSafe(s string) string {
 // function, e.g. "hostname": {{json .Hostname}}, which quotes and escapes
 // them (in Butane YAML too).
 func RenderIgnition(plan store.BootPlan, r Request) ([]byte, error) {
-	vars := nonNil(plan.Machine.Vars)
+	vars := planVars(plan)
+	phoneHome, err := profilePhoneHome(plan, r)
+	if err != nil && strings.Contains(plan.Profile.Ignition+plan.Machine.Ignition, "PhoneHomeURL") {
+		return nil, err
+	}
 	var keys []string
 	for _, k := range strings.Split(vars["ssh_keys"], "\n") {
 		if k = strings.TrimSpace(k); k != "" {
@@ -227,14 +342,15 @@ func RenderIgnition(plan store.BootPlan, r Request) ([]byte, error) {
 		}
 	}
 	out, err := ignition.Render(plan.Profile.Ignition, plan.Machine.Ignition, plan.Profile.OS, ignition.Data{
-		MAC:          r.MAC,
-		IP:           r.IP,
-		Hostname:     hostnameFor(plan, r),
-		Profile:      plan.Profile.Name,
-		ServerURL:    r.ServerURL,
-		PhoneHomeURL: phoneHomeURL(r),
-		SSHKeys:      keys,
-		Vars:         vars,
+		MAC:               r.MAC,
+		IP:                r.IP,
+		Hostname:          hostnameFor(plan, r),
+		Profile:           plan.Profile.Name,
+		ServerURL:         r.ServerURL,
+		PhoneHomeURL:      phoneHome,
+		PixiePhoneHomeURL: phoneHomeURL(r),
+		SSHKeys:           keys,
+		Vars:              vars,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("profile %s: %w", plan.Profile.Name, err)

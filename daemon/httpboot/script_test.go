@@ -84,9 +84,10 @@ initrd --name rootfs.img https://mirror.example/rootfs.img || goto failed
 boot || goto failed
 :failed
 echo pixie: loading or starting profile first-time failed (see ` + "`pixie timeline 52:54:00:12:34:56`" + ` on the server)
+:retry
 echo pixie: retrying in 15 seconds
 sleep 15
-chain --replace --autofree http://10.0.0.2:8080/boot.ipxe
+chain --replace --autofree http://10.0.0.2:8080/boot.ipxe || goto retry
 `
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("script mismatch (-want +got):\n%s", diff)
@@ -104,7 +105,7 @@ func TestAssetURLEscapesPathSegments(t *testing.T) {
 func TestErrorScriptCannotInjectCommands(t *testing.T) {
 	got := ErrorScript("http://s", []string{"bad\nshell\r${net0/mac}"}, 5)
 	for _, line := range strings.Split(strings.TrimSpace(got), "\n") {
-		if line != "#!ipxe" && !strings.HasPrefix(line, "echo pixie: ") && !strings.HasPrefix(line, "sleep ") && !strings.HasPrefix(line, "chain ") {
+		if line != "#!ipxe" && line != ":retry" && !strings.HasPrefix(line, "echo pixie: ") && !strings.HasPrefix(line, "sleep ") && !strings.HasPrefix(line, "chain ") {
 			t.Errorf("unexpected script line %q in:\n%s", line, got)
 		}
 	}
@@ -144,5 +145,19 @@ func TestRenderIgnition(t *testing.T) {
 	plan.Profile.Ignition = `{"broken": {{.Hostname}}}` // unquoted: invalid JSON
 	if _, err := RenderIgnition(plan, testReq); err == nil || !strings.Contains(err.Error(), "not valid JSON") {
 		t.Errorf("broken config: err = %v", err)
+	}
+}
+
+// A machine whose retry finds pixie still down (restarting, its host
+// rebooting) must try again, not fall through to the next boot device:
+// every retry's chain loops back on failure.
+func TestRetriesLoopWhilePixieIsDown(t *testing.T) {
+	chain := chainScript("http://s")
+	if !strings.Contains(chain, "\n:failed\n") || !strings.HasSuffix(chain, "chain --replace --autofree http://s/boot.ipxe || goto failed\n") {
+		t.Errorf("chain script does not loop on a failed retry:\n%s", chain)
+	}
+	errScript := ErrorScript("http://s", []string{"no kernel"}, 5)
+	if !strings.Contains(errScript, "\n:retry\n") || !strings.HasSuffix(errScript, "chain --replace --autofree http://s/boot.ipxe || goto retry\n") {
+		t.Errorf("error script does not loop on a failed retry:\n%s", errScript)
 	}
 }

@@ -75,7 +75,7 @@ func TestIgnitionTokens(t *testing.T) {
 	f := newTokenFixture(t, time.Hour)
 	const macA, macB = "52:54:00:00:00:0a", "52:54:00:00:00:0b"
 	urlA := f.ignitionURLFor(t, "52-54-00-00-00-0a")
-	if !regexp.MustCompile(`^/ignition\?mac=52-54-00-00-00-0a&token=[A-Za-z0-9_-]{32}$`).MatchString(urlA) {
+	if !regexp.MustCompile(`^/ignition\?mac=52-54-00-00-00-0a(&arch=[a-z0-9-]+)?&token=[A-Za-z0-9_-]{32}$`).MatchString(urlA) {
 		t.Fatalf("Ignition URL %q carries no token", urlA)
 	}
 	if again := f.ignitionURLFor(t, "52-54-00-00-00-0a"); again == urlA {

@@ -47,25 +47,38 @@ const (
 
 // Data is what a config template may use.
 type Data struct {
-	MAC          string
-	IP           string
-	Hostname     string
-	Profile      string
-	ServerURL    string
-	PhoneHomeURL string // where the booted OS reports it is done ("" when none)
-	SSHKeys      []string
-	Vars         map[string]string
+	MAC       string
+	IP        string
+	Hostname  string
+	Profile   string
+	ServerURL string
+	// PhoneHomeURL is where the booted OS reports it is done: the
+	// profile's phone-home URL ("" when the profile has none).
+	PhoneHomeURL string
+	// PixiePhoneHomeURL is pixie's own /phone-home endpoint for this
+	// machine and boot, which records the final "booted" stage. It equals
+	// PhoneHomeURL when the profile's phone-home is "default".
+	PixiePhoneHomeURL string
+	SSHKeys           []string
+	Vars              map[string]string
 }
 
 // Funcs are the functions config templates may call.
 func Funcs() template.FuncMap {
 	return template.FuncMap{
 		// json quotes and escapes a value (JSON and YAML).
-		"json": func(v any) (string, error) {
-			b, err := json.Marshal(v)
-			return string(b), err
-		},
+		"json": quoteJSON,
+		// unitArg quotes a value as one argument of a systemd unit's
+		// ExecStart= line: in double quotes, with backslashes and quotes
+		// escaped and % doubled so systemd reads no specifier.
+		"unitArg": UnitArg,
 	}
+}
+
+// UnitArg quotes s as one systemd command-line argument (systemd.syntax:
+// C-style escapes in double quotes; % starts a specifier, %% is a %).
+func UnitArg(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "%", "%%", "\n", `\n`, "\r", `\r`, "\t", `\t`).Replace(s) + `"`
 }
 
 // Detect says what a config's source is, from the template text. JSON
@@ -263,14 +276,15 @@ func SampleData(t *template.Template) Data {
 		}
 	}
 	return Data{
-		MAC:          "02:00:00:00:00:01",
-		IP:           "192.0.2.10",
-		Hostname:     "example",
-		Profile:      "example",
-		ServerURL:    "http://192.0.2.1:8080",
-		PhoneHomeURL: "http://192.0.2.1:8080/phone-home?mac=02-00-00-00-00-01&token=sample",
-		SSHKeys:      []string{"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJ5b3VyLWtleS1nb2VzLWhlcmU= sample"},
-		Vars:         vars,
+		MAC:               "02:00:00:00:00:01",
+		IP:                "192.0.2.10",
+		Hostname:          "example",
+		Profile:           "example",
+		ServerURL:         "http://192.0.2.1:8080",
+		PhoneHomeURL:      "http://192.0.2.1:8080/phone-home?mac=02-00-00-00-00-01&token=sample",
+		PixiePhoneHomeURL: "http://192.0.2.1:8080/phone-home?mac=02-00-00-00-00-01&token=sample",
+		SSHKeys:           []string{"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJ5b3VyLWtleS1nb2VzLWhlcmU= sample"},
+		Vars:              vars,
 	}
 }
 

@@ -240,3 +240,14 @@ func TestRenderLegacyAsIs(t *testing.T) {
 		t.Errorf("legacy config changed:\n%s", out)
 	}
 }
+
+func TestUnitArg(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://10.0.0.2:8080/phone-home?mac=aa&token=T": `"http://10.0.0.2:8080/phone-home?mac=aa&token=T"`,
+		`http://x/a%20b?q="1"\`:                          `"http://x/a%%20b?q=\"1\"\\"`,
+	} {
+		if got := UnitArg(in); got != want {
+			t.Errorf("UnitArg(%q) = %s, want %s", in, got, want)
+		}
+	}
+}

@@ -180,7 +180,17 @@ func mergeIgnition(parent, child []byte) ([]byte, error) {
 	if err != nil {
 		return nil, reportError("machine's Ignition config", rpt, err)
 	}
-	return json.Marshal(p.merge(pc, cc))
+	out, err := json.Marshal(p.merge(pc, cc))
+	if err != nil {
+		return nil, err
+	}
+	// Two valid configs can merge into an invalid one (the machine's link
+	// at a directory of the profile's files, say): the booting machine's
+	// Ignition would refuse it, so pixie refuses to serve it.
+	if err := validateIgnition(out); err != nil {
+		return nil, fmt.Errorf("the machine's config merged over the profile's: %w", err)
+	}
+	return out, nil
 }
 
 // hasWarnings: pixie is strict, like `butane --strict`: a warning (an

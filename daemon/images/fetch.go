@@ -2,7 +2,8 @@
 // live rootfs) into pixie's asset store: it reads the distribution's
 // release metadata (the Fedora CoreOS stream JSON, Flatcar's version.txt
 // and DIGESTS), downloads each artifact, verifies its published checksum
-// (and its detached OpenPGP signature when a keyring is given), and records
+// and its detached OpenPGP signature (with the distribution's keys pixie
+// embeds, or the user's keyring), and records
 // what it pulled in a manifest next to the files.
 //
 // Every file is downloaded to NAME.part and renamed to NAME only once it
@@ -39,13 +40,23 @@ type Artifact struct {
 	SHA512 string
 	SigURL string // detached OpenPGP signature (armored or binary), optional
 	Role   string // kernel, initramfs, rootfs
+	// Keys names the OS whose embedded signing keys (DistributionKeys)
+	// verify SigURL when Puller.DistributionKeys is set.
+	Keys string
 }
 
 // Puller downloads artifacts.
 type Puller struct {
 	HTTP *http.Client
-	// Keyring verifies detached signatures; nil skips them (and says so).
+	// Keyring verifies detached signatures with these keys (the user's
+	// --keyring), instead of the embedded ones.
 	Keyring openpgp.EntityList
+	// DistributionKeys verifies signatures with pixie's embedded keys of
+	// the artifact's distribution when Keyring is nil. With neither,
+	// signatures are not checked (and the log says so).
+	DistributionKeys bool
+	// distKeyring replaces DistributionKeyring in tests.
+	distKeyring func(osName string) (openpgp.EntityList, error)
 	// Progress shows downloads; nil shows nothing.
 	Progress Progress
 	// Log receives one line per decision (skipped, verified...).
@@ -242,13 +253,34 @@ func (p *Puller) client() *http.Client {
 	return &http.Client{Timeout: 0, Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, ResponseHeaderTimeout: 60 * time.Second}}
 }
 
+// keyring is what verifies a's signature, and says where its keys come
+// from; nil when nothing does.
+func (p *Puller) keyring(a Artifact) (openpgp.EntityList, string, error) {
+	if p.Keyring != nil {
+		return p.Keyring, "the --keyring keys", nil
+	}
+	if !p.DistributionKeys || a.Keys == "" {
+		return nil, "", nil
+	}
+	read := DistributionKeyring
+	if p.distKeyring != nil {
+		read = p.distKeyring
+	}
+	kr, err := read(a.Keys)
+	return kr, "pixie's embedded " + a.Keys + " keys", err
+}
+
 // verifySignature checks a's detached signature over path when the release
 // publishes one and a keyring is configured.
 func (p *Puller) verifySignature(ctx context.Context, path string, a Artifact) error {
 	if a.SigURL == "" {
 		return nil
 	}
-	if p.Keyring == nil {
+	keyring, source, err := p.keyring(a)
+	if err != nil {
+		return err
+	}
+	if keyring == nil {
 		p.logf("%s: signature not checked (no keyring; give --keyring FILE with the distribution's signing key)", a.Name)
 		return nil
 	}
@@ -265,9 +297,13 @@ func (p *Puller) verifySignature(ctx context.Context, path string, a Artifact) e
 	if bytes.HasPrefix(bytes.TrimSpace(sig), []byte("-----BEGIN PGP")) {
 		check = openpgp.CheckArmoredDetachedSignature
 	}
-	signer, err := check(p.Keyring, f, bytes.NewReader(sig), nil)
+	signer, err := check(keyring, f, bytes.NewReader(sig), nil)
 	if err != nil {
-		return fmt.Errorf("%s: OpenPGP signature does not verify: %v", a.Name, err)
+		hint := ""
+		if p.Keyring == nil {
+			hint = " (if the distribution signs with a newer key than this pixie embeds, give --keyring FILE with it, or --no-signature to rely on the checksum alone)"
+		}
+		return fmt.Errorf("%s: OpenPGP signature does not verify with %s: %v%s", a.Name, source, err, hint)
 	}
 	name := ""
 	for n := range signer.Identities {

@@ -140,7 +140,7 @@ func (p *Puller) resolveFCOS(ctx context.Context, r Request) (Plan, error) {
 		if err := checkSeg("artifact", name); err != nil {
 			return Plan{}, err
 		}
-		art := Artifact{Name: name, Role: x.role, URL: mirrored(x.a.Location, FCOSBase, r.Mirror), SHA256: x.a.Sha256}
+		art := Artifact{Name: name, Role: x.role, URL: mirrored(x.a.Location, FCOSBase, r.Mirror), SHA256: x.a.Sha256, Keys: "fedora-coreos"}
 		if x.a.Signature != "" {
 			art.SigURL = mirrored(x.a.Signature, FCOSBase, r.Mirror)
 		}
@@ -219,7 +219,7 @@ func (p *Puller) resolveFlatcar(ctx context.Context, r Request) (Plan, error) {
 			return Plan{}, fmt.Errorf("%s.DIGESTS has no SHA256 or SHA512 sum for %s", f.name, f.name)
 		}
 		arts = append(arts, Artifact{Name: f.name, Role: f.role, URL: dirURL + f.name,
-			SHA256: sums["sha256"], SHA512: sums["sha512"], SigURL: dirURL + f.name + ".sig"})
+			SHA256: sums["sha256"], SHA512: sums["sha512"], SigURL: dirURL + f.name + ".sig", Keys: "flatcar"})
 		img.setRole(f.role, path.Join(img.Dir, f.name))
 	}
 	return Plan{Image: img, Artifacts: arts}, nil

@@ -83,7 +83,7 @@ func (p *Puller) Pull(ctx context.Context, assetsDir string, r Request) (Result,
 			return res, err
 		}
 		res.Image.Files = append(res.Image.Files, File{Name: a.Name, Role: a.Role, URL: a.URL, SHA256: a.SHA256, SHA512: a.SHA512,
-			Size: fi.Size(), Signed: a.SigURL != "" && p.Keyring != nil})
+			Size: fi.Size(), Signed: a.SigURL != "" && (p.Keyring != nil || p.DistributionKeys && a.Keys != "")})
 		if got {
 			res.Downloaded = append(res.Downloaded, a.Name)
 		} else {
@@ -173,10 +173,54 @@ func Latest(assetsDir, osName, stream, arch string) (Image, error) {
 		}
 	}
 	if best == nil {
-		what := strings.TrimSpace(strings.Join([]string{osName, stream, arch}, " "))
-		return Image{}, fmt.Errorf("no %s image has been pulled: run `pixie images pull %s`", what, osName)
+		return Image{}, &NotPulledError{OS: osName, Stream: stream, Arch: arch, Pulled: imgs}
 	}
 	return *best, nil
+}
+
+// NotPulledError says that no pulled image matches, and which command
+// pulls one.
+type NotPulledError struct {
+	OS, Stream, Arch string
+	Pulled           []Image // what the store holds
+}
+
+func (e *NotPulledError) Error() string {
+	what := strings.Join(strings.Fields(strings.Join([]string{e.OS, e.Stream, e.Arch}, " ")), " ")
+	msg := fmt.Sprintf("no %s image has been pulled: run `%s`", what, e.PullCommand())
+	var have []string
+	for _, im := range e.Pulled {
+		if im.OS == e.OS {
+			have = append(have, strings.Join(strings.Fields(im.Stream+" "+im.Arch+" "+im.Version), " "))
+		}
+	}
+	if len(have) > 0 {
+		msg += fmt.Sprintf(" (pulled %s images: %s)", e.OS, strings.Join(have, ", "))
+	}
+	return msg
+}
+
+// PullCommand is the `pixie images pull` command that fetches the image.
+func (e *NotPulledError) PullCommand() string {
+	return PullCommand(e.OS, e.Stream, e.Arch)
+}
+
+// PullCommand spells the `pixie images pull` command for an OS, stream (a
+// Flatcar channel) and architecture; the defaults (stable, x86_64) are
+// left out.
+func PullCommand(osName, stream, arch string) string {
+	cmd := "pixie images pull " + osName
+	if stream != "" && stream != "stable" {
+		if osName == "flatcar" {
+			cmd += " --channel " + stream
+		} else {
+			cmd += " --stream " + stream
+		}
+	}
+	if arch != "" && !sameArch(arch, "x86_64") {
+		cmd += " --arch " + arch
+	}
+	return cmd
 }
 
 func sameArch(a, b string) bool {

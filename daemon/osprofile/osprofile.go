@@ -203,3 +203,108 @@ type Assets struct {
 	// through coreos.live.rootfs_url rather than loaded by iPXE.
 	Rootfs string
 }
+
+// managed are the argument keys Args writes; FromArgs reads them back and
+// keeps everything else as Extra.
+var managed = []string{
+	"coreos.live.rootfs_url=", "ignition.firstboot", "ignition.platform.id=", "ignition.config.url=",
+	"coreos.inst.install_dev=", "coreos.inst.ignition_url=",
+	"flatcar.first_boot=", "flatcar.config.url=", "flatcar.autologin",
+	"coreos.config.url=", "coreos.first_boot=", "coreos.autologin",
+	"console=",
+}
+
+func isManaged(field string) bool {
+	for _, m := range managed {
+		if field == m || strings.HasSuffix(m, "=") && strings.HasPrefix(field, m) || field == strings.TrimSuffix(m, "=") {
+			return true
+		}
+	}
+	return false
+}
+
+// FromArgs reads a stored argument line back into Options for kind k, so
+// editing one setting of a profile (its stream, its console, its install
+// disk) keeps the others: the mode and install disk, the live rootfs (an
+// asset-store path again when it points into pixie's store), the consoles,
+// autologin, the Flatcar legacy URL, and every argument Args does not
+// write, in Extra.
+func FromArgs(k Kind, args string) Options {
+	o := Options{Kind: k, Mode: Live}
+	var extra []string
+	for _, f := range strings.Fields(args) {
+		switch {
+		case strings.HasPrefix(f, "coreos.live.rootfs_url="):
+			o.Rootfs = assetRef(strings.TrimPrefix(f, "coreos.live.rootfs_url="))
+		case strings.HasPrefix(f, "coreos.inst.install_dev="):
+			o.Mode, o.InstallDev = Install, strings.TrimPrefix(f, "coreos.inst.install_dev=")
+		case strings.HasPrefix(f, "coreos.inst.ignition_url="):
+			o.Mode = Install
+		case strings.HasPrefix(f, "console="):
+			o.Console = append(o.Console, strings.TrimPrefix(f, "console="))
+		case f == "flatcar.autologin" || f == "coreos.autologin" || strings.HasPrefix(f, "flatcar.autologin=") || strings.HasPrefix(f, "coreos.autologin="):
+			o.Autologin = true
+		case strings.HasPrefix(f, "flatcar.config.url="):
+			o.LegacyConfigURL = true
+		case isManaged(f):
+		default:
+			extra = append(extra, f)
+		}
+	}
+	o.Extra = strings.Join(extra, " ")
+	return o
+}
+
+// assetRef turns an argument's {{.ServerURL}}/assets/PATH back into PATH.
+func assetRef(u string) string {
+	rest, ok := strings.CutPrefix(u, "{{.ServerURL}}/assets/")
+	if !ok {
+		return u
+	}
+	if p, err := url.PathUnescape(rest); err == nil {
+		return p
+	}
+	return rest
+}
+
+// Streams lists the release streams (Fedora CoreOS) or channels (Flatcar)
+// pixie can pull, in the order help texts show them.
+func Streams(k Kind) []string {
+	switch k {
+	case FedoraCoreOS:
+		return []string{"stable", "testing", "next"}
+	case Flatcar:
+		return []string{"stable", "beta", "alpha", "lts"}
+	}
+	return nil
+}
+
+// CheckStream says whether s is a stream (or channel) of kind k.
+func CheckStream(k Kind, s string) error {
+	ss := Streams(k)
+	if ss == nil {
+		return fmt.Errorf("%s has no release streams: only fedora-coreos (--stream) and flatcar (--channel) images are pulled", k)
+	}
+	for _, v := range ss {
+		if v == s {
+			return nil
+		}
+	}
+	what := "stream"
+	if k == Flatcar {
+		what = "channel"
+	}
+	return fmt.Errorf("%s %s %q: use %s", k, what, s, strings.Join(ss, ", "))
+}
+
+// NormalizeArch spells an image architecture the way pulled images record
+// it: x86_64 or aarch64 (amd64 and arm64 are accepted).
+func NormalizeArch(a string) (string, error) {
+	switch a {
+	case "x86_64", "amd64":
+		return "x86_64", nil
+	case "aarch64", "arm64":
+		return "aarch64", nil
+	}
+	return "", fmt.Errorf("architecture %q: use x86_64 or aarch64", a)
+}

@@ -118,7 +118,9 @@ func TestBootScriptMatchesDocs(t *testing.T) {
 	base := "http://10.2.0.200:8080/assets/" + dir
 	want := "kernel --name kernel " + base + "fedora-coreos-41.20241109.3.0-live-kernel-x86_64?mac=52-54-00-12-34-56&stage=kernel" +
 		" initrd=fedora-coreos-41.20241109.3.0-live-initramfs.x86_64.img" +
-		" coreos.live.rootfs_url=" + base + "fedora-coreos-41.20241109.3.0-live-rootfs.x86_64.img" +
+		// The rootfs URL carries the MAC and stage, so the initramfs's
+		// fetch is recorded as the machine's rootfs boot event.
+		" coreos.live.rootfs_url=" + base + "fedora-coreos-41.20241109.3.0-live-rootfs.x86_64.img?mac=52-54-00-12-34-56&stage=rootfs" +
 		" ignition.firstboot ignition.platform.id=metal ignition.config.url=http://10.2.0.200:8080/ignition?mac=52-54-00-12-34-56"
 	var kernelLine string
 	for _, l := range strings.Split(script, "\n") {

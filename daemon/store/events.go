@@ -11,8 +11,10 @@ import (
 )
 
 // AddEvent appends a boot event and returns it with its ID. It keeps the
-// table bounded: every few hundred inserts the oldest events beyond the
-// configured maximum are deleted, newest kept.
+// table bounded: every few hundred inserts (trimEvery) the oldest events
+// beyond the configured count (events_max) and those older than the
+// configured age (events_max_age) are deleted, newest kept. Between trims
+// the table may hold up to trimEvery-1 events more than events_max.
 func (s *Store) AddEvent(ctx context.Context, e events.Event) (events.Event, error) {
 	if e.Time.IsZero() {
 		e.Time = time.Now().UTC()
@@ -24,11 +26,43 @@ func (s *Store) AddEvent(ctx context.Context, e events.Event) (events.Event, err
 	}
 	e.ID, _ = res.LastInsertId()
 	if e.ID%s.trimEveryN == 0 {
-		if _, err := s.db.ExecContext(ctx, `DELETE FROM events WHERE id <= ?`, e.ID-s.eventsMax); err != nil {
+		if err := s.trimEvents(ctx, e.ID); err != nil {
 			return e, fmt.Errorf("trim old events: %w", err)
 		}
 	}
 	return e, nil
+}
+
+// trimEvents deletes the events beyond the retention limits: all but the
+// newest eventsMax (by ID; lastID is the newest ID, 0 to look it up) and
+// every event older than eventsMaxAge.
+func (s *Store) trimEvents(ctx context.Context, lastID int64) error {
+	if lastID == 0 {
+		var max sql.NullInt64
+		if err := s.db.QueryRowContext(ctx, `SELECT max(id) FROM events`).Scan(&max); err != nil {
+			return err
+		}
+		lastID = max.Int64
+	}
+	if s.eventsMax > 0 && lastID > s.eventsMax {
+		if _, err := s.db.ExecContext(ctx, `DELETE FROM events WHERE id <= ?`, lastID-s.eventsMax); err != nil {
+			return err
+		}
+	}
+	if s.eventsMaxAge > 0 {
+		cutoff := s.now().Add(-s.eventsMaxAge).UnixNano()
+		if _, err := s.db.ExecContext(ctx, `DELETE FROM events WHERE time < ?`, cutoff); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CountEvents returns how many boot events the table holds.
+func (s *Store) CountEvents(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM events`).Scan(&n)
+	return n, err
 }
 
 // BootSummary is one MAC's most recent activity, for "recently booted".

@@ -20,18 +20,35 @@ import (
 // store (paths relative to it, or http(s) URLs), which kernel arguments, and
 // which Ignition config it is given.
 type Profile struct {
-	Name        string    `json:"name"`
-	Description string    `json:"description,omitempty"`
-	OS          string    `json:"os"`
-	Kernel      string    `json:"kernel"`
-	Initrds     []string  `json:"initrds"`
-	Args        string    `json:"args"`
-	Ignition    string    `json:"ignition,omitempty"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	Name        string   `json:"name"`
+	Description string   `json:"description,omitempty"`
+	OS          string   `json:"os"`
+	Kernel      string   `json:"kernel"`
+	Initrds     []string `json:"initrds"`
+	Args        string   `json:"args"`
+	Ignition    string   `json:"ignition,omitempty"`
+	// PhoneHome is where the booted OS reports that it is up, as configs
+	// see it in {{.PhoneHomeURL}}: PhoneHomeDefault (also when empty) for
+	// pixie's own /phone-home endpoint, which records the final "booted"
+	// stage; PhoneHomeNone; or an http(s) URL template like the kernel
+	// arguments.
+	PhoneHome string `json:"phone_home,omitempty"`
+	// Vars are the profile's template variables; a machine's own
+	// variables of the same name win.
+	Vars      map[string]string `json:"vars,omitempty"`
+	CreatedAt time.Time         `json:"created_at"`
+	UpdatedAt time.Time         `json:"updated_at"`
 }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+
+// A profile's PhoneHome: PhoneHomeDefault is pixie's own /phone-home
+// endpoint, with the machine's MAC and per-boot token; PhoneHomeNone
+// leaves {{.PhoneHomeURL}} empty.
+const (
+	PhoneHomeDefault = "default"
+	PhoneHomeNone    = "none"
+)
 
 // KnownOS lists the OS kinds a profile may name.
 var KnownOS = []string{"generic", "fedora-coreos", "flatcar", "container-linux"}
@@ -68,12 +85,56 @@ func (p *Profile) Validate() error {
 	if _, err := template.New("args").Funcs(TemplateFuncs()).Parse(p.Args); err != nil {
 		return fmt.Errorf("%w: profile %s: kernel arguments template: %v", ErrInvalid, p.Name, err)
 	}
+	if p.PhoneHome == "" {
+		p.PhoneHome = PhoneHomeDefault
+	}
+	if err := validPhoneHome(p.PhoneHome); err != nil {
+		return fmt.Errorf("%w: profile %s: phone-home: %v", ErrInvalid, p.Name, err)
+	}
+	if err := validVars(p.Vars); err != nil {
+		return fmt.Errorf("%w: profile %s: %v", ErrInvalid, p.Name, err)
+	}
 	if strings.TrimSpace(p.Ignition) != "" {
 		// Translated and validated with the coreos libraries (with sample
 		// values for the template), so a broken config is refused here
 		// rather than served.
 		if err := ignition.Check(p.Ignition, p.OS); err != nil {
 			return fmt.Errorf("%w: profile %s: %v", ErrInvalid, p.Name, err)
+		}
+	}
+	return nil
+}
+
+// validPhoneHome accepts "default", "none", or an http(s) URL template on
+// one line.
+func validPhoneHome(u string) error {
+	if u == PhoneHomeDefault || u == PhoneHomeNone {
+		return nil
+	}
+	if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+		return fmt.Errorf("%q: give an http:// or https:// URL, %q for pixie's own /phone-home or %q", u, PhoneHomeDefault, PhoneHomeNone)
+	}
+	if len(u) > 2048 || strings.ContainsAny(u, " \t\r\n\"'\\") {
+		return fmt.Errorf("%q: a URL has no spaces, quotes or backslashes and is at most 2048 bytes", u)
+	}
+	if _, err := template.New("phone-home").Funcs(TemplateFuncs()).Parse(u); err != nil {
+		return fmt.Errorf("URL template: %v", err)
+	}
+	if _, err := url.Parse(strings.NewReplacer("{{", "", "}}", "").Replace(u)); err != nil {
+		return fmt.Errorf("%q is not a valid URL", u)
+	}
+	return nil
+}
+
+// validVars checks template variable names and sizes (profiles and
+// machines share the rules).
+func validVars(vars map[string]string) error {
+	for k, v := range vars {
+		if !varNameRE.MatchString(k) {
+			return fmt.Errorf("variable name %q: use letters, digits and '_', starting with a letter or '_'", k)
+		}
+		if len(v) > 64<<10 {
+			return fmt.Errorf("variable %s is larger than 64 KiB", k)
 		}
 	}
 	return nil
@@ -95,17 +156,20 @@ func validAssetRef(ref string) error {
 	return nil
 }
 
-const profileCols = `name, description, os, kernel, initrds, args, ignition, created_at, updated_at`
+const profileCols = `name, description, os, kernel, initrds, args, ignition, phone_home, vars, created_at, updated_at`
 
 func scanProfile(row interface{ Scan(...any) error }) (Profile, error) {
 	var p Profile
-	var initrds string
+	var initrds, vars string
 	var created, updated int64
-	if err := row.Scan(&p.Name, &p.Description, &p.OS, &p.Kernel, &initrds, &p.Args, &p.Ignition, &created, &updated); err != nil {
+	if err := row.Scan(&p.Name, &p.Description, &p.OS, &p.Kernel, &initrds, &p.Args, &p.Ignition, &p.PhoneHome, &vars, &created, &updated); err != nil {
 		return p, err
 	}
 	if err := json.Unmarshal([]byte(initrds), &p.Initrds); err != nil {
 		return p, fmt.Errorf("profile %s: corrupt initrd list: %w", p.Name, err)
+	}
+	if err := json.Unmarshal([]byte(vars), &p.Vars); err != nil {
+		return p, fmt.Errorf("profile %s: corrupt variables: %w", p.Name, err)
 	}
 	p.CreatedAt = time.Unix(0, created).UTC()
 	p.UpdatedAt = time.Unix(0, updated).UTC()
@@ -148,9 +212,10 @@ func (s *Store) CreateProfile(ctx context.Context, p Profile) (Profile, error) {
 		p.Initrds = []string{}
 	}
 	initrds, _ := json.Marshal(p.Initrds)
+	vars := marshalVars(p.Vars)
 	now := time.Now().UTC()
-	_, err := s.db.ExecContext(ctx, `INSERT INTO profiles(`+profileCols+`) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		p.Name, p.Description, p.OS, p.Kernel, string(initrds), p.Args, p.Ignition, now.UnixNano(), now.UnixNano())
+	_, err := s.db.ExecContext(ctx, `INSERT INTO profiles(`+profileCols+`) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		p.Name, p.Description, p.OS, p.Kernel, string(initrds), p.Args, p.Ignition, p.PhoneHome, vars, now.UnixNano(), now.UnixNano())
 	if isConstraint(err) {
 		return p, fmt.Errorf("profile %q: %w", p.Name, ErrExists)
 	}
@@ -169,8 +234,8 @@ func (s *Store) UpdateProfile(ctx context.Context, p Profile) (Profile, error) {
 		p.Initrds = []string{}
 	}
 	initrds, _ := json.Marshal(p.Initrds)
-	res, err := s.db.ExecContext(ctx, `UPDATE profiles SET description = ?, os = ?, kernel = ?, initrds = ?, args = ?, ignition = ?, updated_at = ? WHERE name = ?`,
-		p.Description, p.OS, p.Kernel, string(initrds), p.Args, p.Ignition, time.Now().UnixNano(), p.Name)
+	res, err := s.db.ExecContext(ctx, `UPDATE profiles SET description = ?, os = ?, kernel = ?, initrds = ?, args = ?, ignition = ?, phone_home = ?, vars = ?, updated_at = ? WHERE name = ?`,
+		p.Description, p.OS, p.Kernel, string(initrds), p.Args, p.Ignition, p.PhoneHome, marshalVars(p.Vars), time.Now().UnixNano(), p.Name)
 	if err != nil {
 		return p, err
 	}
@@ -178,6 +243,15 @@ func (s *Store) UpdateProfile(ctx context.Context, p Profile) (Profile, error) {
 		return p, fmt.Errorf("profile %q: %w", p.Name, ErrNotFound)
 	}
 	return s.Profile(ctx, p.Name)
+}
+
+// marshalVars stores a variable map as a JSON object ({} when empty).
+func marshalVars(vars map[string]string) string {
+	if len(vars) == 0 {
+		return "{}"
+	}
+	b, _ := json.Marshal(vars)
+	return string(b)
 }
 
 // DeleteProfile removes a profile. It refuses (ErrInUse) while machines use

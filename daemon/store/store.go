@@ -13,6 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
+	"strings"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // database/sql driver "sqlite3"
@@ -35,15 +37,31 @@ const (
 	SettingDefaultProfile = "default_profile"
 	SettingPaused         = "paused"
 	SettingEventsMax      = "events_max"
+	// SettingEventsMaxAge bounds how long boot events are kept: a Go
+	// duration ("720h") or a number of days ("30d"). The newest events
+	// are kept; see DefaultEventsMaxAge.
+	SettingEventsMaxAge = "events_max_age"
+)
+
+// Event retention defaults: the event table keeps at most this many events
+// (setting events_max) and none older than this (setting events_max_age),
+// whichever limit is hit first. Both are applied at open and every
+// trimEvery inserts.
+const (
+	DefaultEventsMax    = 100000
+	DefaultEventsMaxAge = 30 * 24 * time.Hour
+	trimEvery           = 500
 )
 
 // Store is an open pixie database.
 type Store struct {
 	db *sql.DB
-	// eventsMax bounds the event table; read from settings at open.
-	eventsMax  int64
-	sinceTrim  int64
-	trimEveryN int64
+	// eventsMax and eventsMaxAge bound the event table; read from
+	// settings at open. Every trimEveryN inserts the excess is deleted.
+	eventsMax    int64
+	eventsMaxAge time.Duration
+	trimEveryN   int64
+	now          func() time.Time // the clock age retention uses (tests)
 }
 
 // Open opens (creating if needed) the database at path and brings its schema
@@ -63,7 +81,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	s := &Store{db: db, eventsMax: 100000, trimEveryN: 500}
+	s := &Store{db: db, eventsMax: DefaultEventsMax, eventsMaxAge: DefaultEventsMaxAge, trimEveryN: trimEvery, now: time.Now}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("update database schema in %s: %w", path, err)
@@ -74,7 +92,41 @@ func Open(ctx context.Context, path string) (*Store, error) {
 			s.eventsMax = n
 		}
 	}
+	if v, err := s.Setting(ctx, SettingEventsMaxAge); err == nil {
+		if d, err := ParseAge(v); err == nil && d > 0 {
+			s.eventsMaxAge = d
+		}
+	}
+	// A database that sat unused for a while, or whose limits were just
+	// lowered, is brought within them before serving.
+	if err := s.trimEvents(ctx, 0); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("trim old events in %s: %w", path, err)
+	}
 	return s, nil
+}
+
+// ParseAge parses an event retention age: a Go duration ("720h", "90m")
+// or a whole number of days ("30d").
+func ParseAge(v string) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.ParseInt(days, 10, 64)
+		if err != nil || n < 0 || n > 100*365 {
+			return 0, fmt.Errorf("%w: event age %q: want a number of days (\"30d\") or a duration (\"720h\")", ErrInvalid, v)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%w: event age %q: want a number of days (\"30d\") or a duration (\"720h\")", ErrInvalid, v)
+	}
+	return d, nil
+}
+
+// EventRetention returns the limits the event table is kept within.
+func (s *Store) EventRetention() (max int64, maxAge time.Duration) {
+	return s.eventsMax, s.eventsMaxAge
 }
 
 // Close closes the database.
@@ -137,6 +189,13 @@ CREATE TABLE boot_tokens (
 	expires_at INTEGER NOT NULL
 );
 CREATE INDEX boot_tokens_mac ON boot_tokens(mac);
+`,
+	// 3: a profile's phone-home URL ('default': pixie's own /phone-home,
+	// what {{.PhoneHomeURL}} meant before; 'none'; or a URL template) and
+	// its template variables.
+	`
+ALTER TABLE profiles ADD COLUMN phone_home TEXT NOT NULL DEFAULT 'default';
+ALTER TABLE profiles ADD COLUMN vars TEXT NOT NULL DEFAULT '{}';
 `,
 }
 
