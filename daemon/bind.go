@@ -61,14 +61,17 @@ func (n *network) lastAddr() netip.Addr {
 // interface and address, and starts them again elsewhere when the network
 // changes. The database, event hub and control socket outlive any binding.
 type binder struct {
-	cfg      Config
-	log      *slog.Logger
-	hub      *events.Hub
-	counters *events.Counters
-	paused   func() bool
-	fw       *firmware.Set
-	neigh    *neighbors.Table
-	handler  http.Handler
+	cfg Config
+	log *slog.Logger
+	hub *events.Hub
+	// dhcpEvents queues proxyDHCP's events so its read loop never waits
+	// for a database commit.
+	dhcpEvents *events.Queue
+	counters   *events.Counters
+	paused     func() bool
+	fw         *firmware.Set
+	neigh      *neighbors.Table
+	handler    http.Handler
 }
 
 // bootServers are the servers of one binding, sockets already open.
@@ -94,7 +97,7 @@ func (b *binder) bind(choice netif.Choice) (*bootServers, error) {
 		EFIFile:   cfg.EFIFile,
 	}, dhcp.Deps{
 		Log:      b.log.With("server", "dhcp"),
-		Events:   b.hub,
+		Events:   b.dhcpEvents,
 		Counters: b.counters,
 		Paused:   b.paused,
 		Firmware: b.fw,

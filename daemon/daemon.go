@@ -151,14 +151,15 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Counters: counters,
 	})
 	binder := &binder{
-		cfg:      cfg,
-		log:      log,
-		hub:      hub,
-		counters: counters,
-		paused:   paused.Load,
-		fw:       fw,
-		neigh:    neigh,
-		handler:  boot.Handler(),
+		cfg:        cfg,
+		log:        log,
+		hub:        hub,
+		dhcpEvents: hub.Queue(8192, counters),
+		counters:   counters,
+		paused:     paused.Load,
+		fw:         fw,
+		neigh:      neigh,
+		handler:    boot.Handler(),
 	}
 	// The first binding happens here, so that a port held by another
 	// program stops `pixie serve` with an explanation instead of leaving a
@@ -221,6 +222,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	detect := func() (netif.Choice, error) { return netif.Detect(cfg.Interface, cfg.Address) }
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return ctl.Serve(gctx, ctlLn) })
+	g.Go(func() error { return binder.dhcpEvents.Run(gctx) })
 	g.Go(func() error {
 		netif.Watch(gctx, netif.State{Choice: choice}, cfg.WatchInterval, detect, changes)
 		return nil

@@ -218,6 +218,10 @@ func (s *Server) listen(port int) (*net.UDPConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dhcp: listen on %s (interface %q): %w", addr, s.cfg.Interface, err)
 	}
+	// A room full of machines powering on at once sends its DISCOVERs in
+	// the same second; the default buffer (~200 KB) overflows first. The
+	// kernel caps the request at net.core.rmem_max: best effort.
+	_ = conn.SetReadBuffer(4 << 20)
 	return conn, nil
 }
 

@@ -7,6 +7,7 @@
 package events
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"sync"
@@ -58,9 +59,19 @@ type Hub struct {
 	closed bool
 }
 
-// NewHub returns a hub writing to sink. log receives failures to persist.
+// NewHub returns a hub writing to sink. log (nil discards) receives
+// failures to persist.
 func NewHub(sink Sink, log *slog.Logger) *Hub {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	return &Hub{sink: sink, log: log, subs: make(map[chan Event]struct{})}
+}
+
+// BatchSink is a Sink that can also store several events in one
+// transaction; the store implements it, and Queue uses it.
+type BatchSink interface {
+	AddEvents(ctx context.Context, es []Event) ([]Event, error)
 }
 
 // Record stores e (stamping its time if unset) and publishes it. A storage
@@ -70,20 +81,121 @@ func (h *Hub) Record(ctx context.Context, e Event) {
 	if e.Time.IsZero() {
 		e.Time = time.Now().UTC()
 	}
+	h.recordBatch(ctx, []Event{e})
+}
+
+func (h *Hub) recordBatch(ctx context.Context, es []Event) {
 	if h.sink != nil {
-		stored, err := h.sink.AddEvent(ctx, e)
-		if err != nil {
-			h.log.Warn("could not store boot event", "mac", e.MAC, "stage", e.Stage, "err", err)
-		} else {
-			e = stored
+		if err := h.store(ctx, es); err != nil {
+			h.log.Warn("could not store boot events", "count", len(es), "mac", es[0].MAC, "stage", es[0].Stage, "err", err)
 		}
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for ch := range h.subs {
+	for _, e := range es {
+		for ch := range h.subs {
+			select {
+			case ch <- e:
+			default: // subscriber is not keeping up; it will re-sync from the store
+			}
+		}
+	}
+}
+
+// store writes es through the sink, setting their IDs in place.
+func (h *Hub) store(ctx context.Context, es []Event) error {
+	if b, ok := h.sink.(BatchSink); ok && len(es) > 1 {
+		stored, err := b.AddEvents(ctx, es)
+		if err == nil {
+			copy(es, stored)
+		}
+		return err
+	}
+	var first error
+	for i, e := range es {
+		stored, err := h.sink.AddEvent(ctx, e)
+		if err != nil {
+			first = cmp.Or(first, err)
+			continue
+		}
+		es[i] = stored
+	}
+	return first
+}
+
+// Queue records events for a hot path that must not wait for the disk:
+// proxyDHCP answers each packet on one goroutine, and a SQLite commit per
+// answer is what limited it under a flood of boot requests. Record hands
+// the event to a bounded queue; Run stores what has queued up in one
+// transaction and publishes it. When the queue is full the event is
+// dropped and counted ("events.dropped"): the answer to the machine
+// matters more than the line in its timeline.
+type Queue struct {
+	hub      *Hub
+	counters *Counters
+	ch       chan Event
+}
+
+// Queue returns a queue of size events in front of h. counters may be nil.
+func (h *Hub) Queue(size int, counters *Counters) *Queue {
+	if counters == nil {
+		counters = NewCounters()
+	}
+	return &Queue{hub: h, counters: counters, ch: make(chan Event, size)}
+}
+
+// Record queues e, or drops and counts it when the queue is full.
+func (q *Queue) Record(_ context.Context, e Event) {
+	if e.Time.IsZero() {
+		e.Time = time.Now().UTC()
+	}
+	select {
+	case q.ch <- e:
+	default:
+		q.counters.Inc("events.dropped")
+	}
+}
+
+// maxBatch bounds one transaction, so subscribers see a burst's first
+// events without waiting for its end.
+const maxBatch = 256
+
+// Run stores and publishes queued events until ctx ends, then stores what
+// is still queued and returns nil.
+func (q *Queue) Run(ctx context.Context) error {
+	batch := make([]Event, 0, maxBatch)
+	for {
 		select {
-		case ch <- e:
-		default: // subscriber is not keeping up; it will re-sync from the store
+		case e := <-q.ch:
+			batch = append(batch[:0], e)
+		case <-ctx.Done():
+			q.drain(context.WithoutCancel(ctx))
+			return nil
+		}
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case e := <-q.ch:
+				batch = append(batch, e)
+			default:
+				break fill
+			}
+		}
+		q.hub.recordBatch(ctx, batch)
+	}
+}
+
+func (q *Queue) drain(ctx context.Context) {
+	var batch []Event
+	for {
+		select {
+		case e := <-q.ch:
+			batch = append(batch, e)
+		default:
+			if len(batch) > 0 {
+				q.hub.recordBatch(ctx, batch)
+			}
+			return
 		}
 	}
 }

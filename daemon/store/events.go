@@ -33,6 +33,47 @@ func (s *Store) AddEvent(ctx context.Context, e events.Event) (events.Event, err
 	return e, nil
 }
 
+// AddEvents appends several boot events in one transaction and returns
+// them with their IDs: a burst of DHCP answers costs one commit instead of
+// one per event. Retention is kept as AddEvent keeps it.
+func (s *Store) AddEvents(ctx context.Context, es []events.Event) ([]events.Event, error) {
+	if len(es) == 0 {
+		return es, nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return es, err
+	}
+	defer tx.Rollback()
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO events(time, mac, ip, arch, stage, detail) VALUES(?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return es, err
+	}
+	defer stmt.Close()
+	out := make([]events.Event, len(es))
+	for i, e := range es {
+		if e.Time.IsZero() {
+			e.Time = time.Now().UTC()
+		}
+		res, err := stmt.ExecContext(ctx, e.Time.UnixNano(), e.MAC, e.IP, e.Arch, string(e.Stage), e.Detail)
+		if err != nil {
+			return es, err
+		}
+		e.ID, _ = res.LastInsertId()
+		out[i] = e
+	}
+	if err := tx.Commit(); err != nil {
+		return es, err
+	}
+	first, last := out[0].ID, out[len(out)-1].ID
+	if last/s.trimEveryN > (first-1)/s.trimEveryN {
+		if err := s.trimEvents(ctx, last); err != nil {
+			return out, fmt.Errorf("trim old events: %w", err)
+		}
+	}
+	return out, nil
+}
+
 // trimEvents deletes the events beyond the retention limits: all but the
 // newest eventsMax (by ID; lastID is the newest ID, 0 to look it up) and
 // every event older than eventsMaxAge.
