@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -100,7 +99,7 @@ func Start(t testing.TB, o Options) *Env {
 		URL: fmt.Sprintf("http://%s:%d", testnet.ServerIP, o.HTTPPort)}
 	var err error
 	if o.Router {
-		keepThread(t, func() { e.Router, err = lan.StartRouterDHCP() })
+		e.Router, err = lan.StartRouterDHCP()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -130,16 +129,14 @@ func Start(t testing.TB, o Options) *Env {
 	t.Cleanup(func() { os.RemoveAll(sockDir) })
 	e.Socket = filepath.Join(sockDir, "pixie.sock")
 
-	keepThread(t, func() {
-		e.Pixie, err = lan.Start(lan.ServerNS, o.Pixie, "serve",
-			"--interface", testnet.Iface,
-			"--address", testnet.ServerIP,
-			"--data-dir", e.DataDir,
-			"--http-port", strconv.Itoa(o.HTTPPort),
-			"--socket", e.Socket,
-			"--log-level", o.LogLevel,
-		)
-	})
+	e.Pixie, err = lan.Start(lan.ServerNS, o.Pixie, "serve",
+		"--interface", testnet.Iface,
+		"--address", testnet.ServerIP,
+		"--data-dir", e.DataDir,
+		"--http-port", strconv.Itoa(o.HTTPPort),
+		"--socket", e.Socket,
+		"--log-level", o.LogLevel,
+	)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,32 +148,6 @@ func Start(t testing.TB, o Options) *Env {
 		t.Fatal(err)
 	}
 	return e
-}
-
-// keepThread runs f, which starts background processes, on an OS thread
-// that stays alive until t's cleanups run.
-//
-// testnet starts processes with Pdeathsig SIGKILL, and the kernel sends
-// that signal when the *thread* that forked the process exits, not the
-// process. The storm enters the client namespace hundreds of times through
-// LAN.InNamespace, whose locked threads exit when done: started from an
-// ordinary goroutine, pixie would be killed as soon as one of them happened
-// to be the thread that forked it.
-func keepThread(t testing.TB, f func()) {
-	started, release := make(chan struct{}), make(chan struct{})
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		f()
-		close(started)
-		<-release
-	}()
-	<-started
-	// Cleanups run last registered first: a Process.Stop registered after
-	// this runs while the thread still holds; whatever the LAN's cleanup
-	// stops later outlives only threads that no longer exit. Unlocked, the
-	// thread goes back to the scheduler instead of exiting.
-	t.Cleanup(func() { close(release) })
 }
 
 // prepareData writes the default profile's fake kernel and initrd, and

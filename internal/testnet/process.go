@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -32,16 +33,28 @@ func startProcess(cmd *exec.Cmd, dir, name string) (*Process, error) {
 	// program's and the death signal reaches it: if the test binary dies
 	// without running its cleanups, QEMU and DHCP servers die with it.
 	cmd.SysProcAttr = procAttr()
-	if err := cmd.Start(); err != nil {
-		log.Close()
-		return nil, fmt.Errorf("start %s: %w", strings.Join(cmd.Args, " "), err)
-	}
+	// Linux sends the death signal when the *thread* that forked the
+	// child exits, not the process: LAN.InNamespace's locked threads exit
+	// when done, and a child forked from one of them would be killed then.
+	// The fork and the wait share a thread locked for the child's life.
 	p := &Process{Name: name, LogPath: log.Name(), cmd: cmd, done: make(chan struct{})}
+	started := make(chan error, 1)
 	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
 		p.err = cmd.Wait()
 		log.Close()
 		close(p.done)
 	}()
+	if err := <-started; err != nil {
+		log.Close()
+		return nil, fmt.Errorf("start %s: %w", strings.Join(cmd.Args, " "), err)
+	}
 	return p, nil
 }
 
