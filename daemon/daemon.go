@@ -57,6 +57,11 @@ type Config struct {
 	// IgnitionTokenTTL is how long a per-boot token is valid (default 1h).
 	IgnitionTokenTTL time.Duration
 
+	// EventsMax and EventsMaxAge, when not zero, replace the stored limits
+	// of the boot event table (newest kept).
+	EventsMax    int64
+	EventsMaxAge time.Duration
+
 	// WatchInterval is how often the interface is checked for a new
 	// address or a link going down (default 2s).
 	WatchInterval time.Duration
@@ -114,6 +119,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	defer st.Close()
+	if cfg.EventsMax != 0 || cfg.EventsMaxAge != 0 {
+		if err := st.SetEventRetention(ctx, cfg.EventsMax, cfg.EventsMaxAge); err != nil {
+			return fmt.Errorf("--events-max/--events-max-age: %w", err)
+		}
+	}
 	assets, err := os.OpenRoot(filepath.Join(cfg.DataDir, "assets"))
 	if err != nil {
 		return err

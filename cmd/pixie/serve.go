@@ -12,6 +12,7 @@ import (
 
 	firmwareassets "github.com/pixie-boot/pixie/assets/firmware"
 	"github.com/pixie-boot/pixie/daemon"
+	"github.com/pixie-boot/pixie/daemon/store"
 	"github.com/pixie-boot/pixie/helper/paths"
 )
 
@@ -21,7 +22,7 @@ var version = "dev"
 func newServeCmd() *cobra.Command {
 	layout := paths.Default()
 	cfg := daemon.Config{DataDir: layout.DataDir, SocketGroup: layout.SocketGroup}
-	var logLevel string
+	var logLevel, eventsMaxAge string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the pixie daemon in the foreground",
@@ -45,6 +46,11 @@ ports. Stop it with Ctrl-C.`,
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 				return usageError(fmt.Errorf("--log-level %q: use debug, info, warn or error", logLevel))
 			}
+			age, err := retentionFlags(cfg.EventsMax, eventsMaxAge)
+			if err != nil {
+				return err
+			}
+			cfg.EventsMaxAge = age
 			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 			cfg.Socket = socketPath(cmd)
 			cfg.Version = version
@@ -68,5 +74,23 @@ ports. Stop it with Ctrl-C.`,
 	f.StringVar(&logLevel, "log-level", "info", "log detail: debug, info, warn or error")
 	f.BoolVar(&cfg.NoIgnitionTokens, "no-ignition-tokens", false, "serve /ignition without per-boot tokens (debugging only: anyone on the LAN can read any machine's config)")
 	f.DurationVar(&cfg.IgnitionTokenTTL, "ignition-token-ttl", time.Hour, "how long the per-boot Ignition token in a machine's kernel arguments stays valid")
+	f.Int64Var(&cfg.EventsMax, "events-max", 0, "keep at most `N` boot events, newest kept (default: the stored setting, else 100000)")
+	f.StringVar(&eventsMaxAge, "events-max-age", "", "drop boot events older than `AGE`, e.g. 30d or 72h (default: the stored setting, else 30d)")
 	return cmd
+}
+
+// retentionFlags checks --events-max and --events-max-age and returns the
+// age ("" means keep the stored one: 0).
+func retentionFlags(max int64, age string) (time.Duration, error) {
+	if max < 0 {
+		return 0, usageErrorf("--events-max %d: give how many boot events to keep, e.g. 100000", max)
+	}
+	if age == "" {
+		return 0, nil
+	}
+	d, err := store.ParseAge(age)
+	if err != nil || d == 0 {
+		return 0, usageErrorf("--events-max-age %q: give an age like 30d or 720h", age)
+	}
+	return d, nil
 }

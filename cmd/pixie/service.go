@@ -42,10 +42,11 @@ func newUninstallCmd(c *cli) *cobra.Command {
 func newInstallServiceCmd(c *cli) *cobra.Command {
 	layout := paths.Default()
 	var (
-		s          service.Settings
-		force      bool
-		root       string
-		executable string
+		s            service.Settings
+		force        bool
+		root         string
+		executable   string
+		eventsMaxAge string
 	)
 	cmd := &cobra.Command{
 		Use:   "service",
@@ -78,6 +79,9 @@ service file under another directory (for building images and packages).`,
 			if err != nil {
 				return err
 			}
+			if s.EventsMaxAge, err = retentionFlags(s.EventsMax, eventsMaxAge); err != nil {
+				return err
+			}
 			spec, err := s.Spec(runtime.GOOS, exe)
 			if err != nil {
 				return usageError(err)
@@ -106,6 +110,8 @@ service file under another directory (for building images and packages).`,
 	f.StringVar(&s.LogLevel, "log-level", "info", "log detail: debug, info, warn or error")
 	f.BoolVar(&s.NoIgnitionTokens, "no-ignition-tokens", false, "serve /ignition without per-boot tokens (debugging only: anyone on the LAN can read any machine's config)")
 	f.DurationVar(&s.IgnitionTokenTTL, "ignition-token-ttl", time.Hour, "how long the per-boot Ignition token in a machine's kernel arguments stays valid")
+	f.Int64Var(&s.EventsMax, "events-max", 0, "keep at most `N` boot events, newest kept (default: the stored setting, else 100000)")
+	f.StringVar(&eventsMaxAge, "events-max-age", "", "drop boot events older than `AGE`, e.g. 30d or 72h (default: the stored setting, else 30d)")
 	f.BoolVar(&force, "force", false, "replace a pixie service installed with other flags")
 	f.StringVar(&root, "root", "", "write the service file under `DIR` instead of installing it (no root needed; nothing is started)")
 	f.StringVar(&executable, "executable", "", "the pixie binary the service runs (default: this one)")

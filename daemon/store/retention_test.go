@@ -146,3 +146,35 @@ func TestParseAge(t *testing.T) {
 		}
 	}
 }
+
+func TestSetEventRetentionPersistsAndTrims(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pixie.db")
+	ctx := context.Background()
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 50 {
+		if _, err := s.AddEvent(ctx, events.Event{MAC: "52:54:00:00:00:01", Stage: events.StageDHCP}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.SetEventRetention(ctx, 20, 0); err != nil {
+		t.Fatal(err)
+	}
+	if n, _, _ := eventRows(t, s); n != 20 {
+		t.Fatalf("after lowering events_max to 20: %d events", n)
+	}
+	if err := s.SetEventRetention(ctx, -1, 0); err == nil {
+		t.Fatal("a negative limit was accepted")
+	}
+	s.Close()
+	s, err = Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if max, age := s.EventRetention(); max != 20 || age != DefaultEventsMaxAge {
+		t.Fatalf("after reopening: limits %d, %s; want 20 and the default age", max, age)
+	}
+}

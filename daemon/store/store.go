@@ -129,6 +129,27 @@ func (s *Store) EventRetention() (max int64, maxAge time.Duration) {
 	return s.eventsMax, s.eventsMaxAge
 }
 
+// SetEventRetention stores new limits for the event table (max > 0 and
+// maxAge > 0; a zero leaves that limit as it is) and applies them at once.
+func (s *Store) SetEventRetention(ctx context.Context, max int64, maxAge time.Duration) error {
+	if max < 0 || maxAge < 0 {
+		return fmt.Errorf("%w: event limits must not be negative", ErrInvalid)
+	}
+	if max > 0 {
+		if err := s.SetSetting(ctx, SettingEventsMax, strconv.FormatInt(max, 10)); err != nil {
+			return err
+		}
+		s.eventsMax = max
+	}
+	if maxAge > 0 {
+		if err := s.SetSetting(ctx, SettingEventsMaxAge, maxAge.String()); err != nil {
+			return err
+		}
+		s.eventsMaxAge = maxAge
+	}
+	return s.trimEvents(ctx, 0)
+}
+
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 

@@ -80,6 +80,10 @@ type Settings struct {
 	// per-boot Ignition token flags (0: the daemon's default, one hour).
 	NoIgnitionTokens bool
 	IgnitionTokenTTL time.Duration
+	// EventsMax and EventsMaxAge mirror --events-max and --events-max-age
+	// (0: the stored setting, else the daemon's default).
+	EventsMax    int64
+	EventsMaxAge time.Duration
 }
 
 // Spec turns the settings into the service's command line for the
@@ -158,6 +162,19 @@ func (s Settings) Spec(goos, executable string) (Spec, error) {
 	}
 	if s.IgnitionTokenTTL != 0 && s.IgnitionTokenTTL != time.Hour {
 		spec.Args = append(spec.Args, "--ignition-token-ttl", s.IgnitionTokenTTL.String())
+	}
+	if s.EventsMax < 0 || s.EventsMaxAge < 0 {
+		return Spec{}, fmt.Errorf("--events-max and --events-max-age must not be negative")
+	}
+	if s.EventsMax > 0 {
+		spec.Args = append(spec.Args, "--events-max", strconv.FormatInt(s.EventsMax, 10))
+	}
+	if s.EventsMaxAge > 0 {
+		age := s.EventsMaxAge.String()
+		if day := 24 * time.Hour; s.EventsMaxAge%day == 0 {
+			age = strconv.FormatInt(int64(s.EventsMaxAge/day), 10) + "d"
+		}
+		spec.Args = append(spec.Args, "--events-max-age", age)
 	}
 	return spec, nil
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	kservice "github.com/kardianos/service"
@@ -39,6 +40,13 @@ func TestSettingsSpec(t *testing.T) {
 			dataDir: "/srv/pixie", socket: "/srv/pixie.sock", group: "wheel"},
 		{name: "macOS defaults", goos: "darwin", s: Settings{Interface: "en5"}, args: []string{"serve", "--interface", "en5"},
 			dataDir: "/Library/Application Support/Pixie", socket: "/var/run/pixie.sock", group: "admin"},
+		{name: "tokens and event retention", goos: "linux",
+			s:       Settings{NoIgnitionTokens: true, IgnitionTokenTTL: 2 * time.Hour, EventsMax: 5000, EventsMaxAge: 7 * 24 * time.Hour},
+			args:    []string{"serve", "--no-ignition-tokens", "--ignition-token-ttl", "2h0m0s", "--events-max", "5000", "--events-max-age", "7d"},
+			dataDir: "/var/lib/pixie", socket: "/run/pixie/pixie.sock", group: "pixie"},
+		{name: "event age not whole days", goos: "linux", s: Settings{EventsMaxAge: 36 * time.Hour},
+			args: []string{"serve", "--events-max-age", "36h0m0s"}, dataDir: "/var/lib/pixie", socket: "/run/pixie/pixie.sock", group: "pixie"},
+		{name: "negative event limit", goos: "linux", s: Settings{EventsMax: -1}, wantErr: "must not be negative"},
 		{name: "bad port", goos: "linux", s: Settings{HTTPPort: 70000}, wantErr: "--http-port 70000"},
 		{name: "relative data dir", goos: "linux", s: Settings{DataDir: "data"}, wantErr: "absolute"},
 		{name: "bad efi file", goos: "linux", s: Settings{EFIFile: "grub.efi"}, wantErr: "--efi-file"},
