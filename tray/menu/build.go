@@ -232,8 +232,12 @@ func StageWords(stage string) string {
 		return "kernel"
 	case "initrd":
 		return "initrd"
+	case "rootfs":
+		return "root filesystem"
 	case "ignition":
 		return "Ignition ✓"
+	case "booted":
+		return "booted ✓"
 	case "error":
 		return "error ✗"
 	}

@@ -349,3 +349,16 @@ func TestSameShape(t *testing.T) {
 		t.Error("different items: want a different shape")
 	}
 }
+
+func TestStageWords(t *testing.T) {
+	want := map[string]string{
+		"dhcp": "DHCP offer", "pxe": "PXE request", "tftp": "iPXE loaded", "script": "boot script",
+		"kernel": "kernel", "initrd": "initrd", "rootfs": "root filesystem", "ignition": "Ignition ✓",
+		"booted": "booted ✓", "error": "error ✗", "something-new": "something-new",
+	}
+	for stage, words := range want {
+		if got := StageWords(stage); got != words {
+			t.Errorf("StageWords(%q) = %q, want %q", stage, got, words)
+		}
+	}
+}
