@@ -8,17 +8,14 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/pixie-boot/pixie/daemon/api"
-	"github.com/pixie-boot/pixie/daemon/control"
+	"github.com/pixie-boot/pixie/daemon/control/controltest"
 	"github.com/pixie-boot/pixie/daemon/events"
 	"github.com/pixie-boot/pixie/daemon/store"
 	"github.com/pixie-boot/pixie/tray/menu"
@@ -27,98 +24,18 @@ import (
 // testDaemon is the daemon's control API on a real Unix socket, in front
 // of a real store: it can be stopped and started again on the same path,
 // keeping its database, like a restarted service.
-type testDaemon struct {
-	t      *testing.T
-	store  *store.Store
-	socket string
-	paused atomic.Bool
-
-	mu     sync.Mutex
-	hub    *events.Hub
-	cancel context.CancelFunc
-	done   chan error
-}
+type testDaemon struct{ *controltest.Daemon }
 
 func newTestDaemon(t *testing.T) *testDaemon {
 	t.Helper()
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "pixie.db"))
-	if err != nil {
-		if strings.Contains(err.Error(), "cgo") {
-			t.Skipf("the daemon's store needs cgo (SQLite): %v", err)
-		}
-		t.Fatal(err)
-	}
-	// Unix socket paths are short; t.TempDir's include the test name.
-	dir, err := os.MkdirTemp("", "pixie-tray")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := &testDaemon{t: t, store: st, socket: filepath.Join(dir, "pixie.sock")}
-	t.Cleanup(func() {
-		d.stop()
-		st.Close()
-		os.RemoveAll(dir)
-	})
-	return d
-}
-
-func (d *testDaemon) start() {
-	d.t.Helper()
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.cancel != nil {
-		d.t.Fatal("test daemon already running")
-	}
-	g, err := user.LookupGroupId(strconv.Itoa(os.Getgid()))
-	if err != nil {
-		d.t.Fatal(err)
-	}
-	log := slog.New(slog.DiscardHandler)
-	d.hub = events.NewHub(d.store, log)
-	srv := control.New(control.Deps{
-		Store: d.store,
-		Hub:   d.hub,
-		Status: func() api.Status {
-			return api.Status{Serving: true, Paused: d.paused.Load(), Interface: "en5", Address: "10.2.0.200", DataDir: "/var/lib/pixie"}
-		},
-		SetPaused: func(_ context.Context, p bool) error { d.paused.Store(p); return nil },
-		Log:       log,
-		KeepAlive: time.Second,
-	})
-	ln, err := srv.Listen(d.socket, g.Name)
-	if err != nil {
-		d.t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	d.cancel, d.done = cancel, make(chan error, 1)
-	go func() { d.done <- srv.Serve(ctx, ln) }()
-}
-
-func (d *testDaemon) stop() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.cancel == nil {
-		return
-	}
-	d.cancel()
-	select {
-	case err := <-d.done:
-		if err != nil {
-			d.t.Errorf("Serve: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		d.t.Error("Serve did not stop")
-	}
-	d.hub.Close()
-	d.cancel = nil
+	return &testDaemon{controltest.New(t, controltest.Options{
+		Status: api.Status{Interface: "en5", Address: "10.2.0.200", DataDir: "/var/lib/pixie"},
+	})}
 }
 
 // record records a boot event the way the boot servers do.
 func (d *testDaemon) record(mac string, stage events.Stage) {
-	d.mu.Lock()
-	hub := d.hub
-	d.mu.Unlock()
-	hub.Record(context.Background(), events.Event{MAC: mac, IP: "10.2.0.50", Arch: "efi-x64", Stage: stage})
+	d.Record(events.Event{MAC: mac, IP: "10.2.0.50", Arch: "efi-x64", Stage: stage})
 }
 
 // countingClient counts status reads.
@@ -209,9 +126,9 @@ func lists(mac string) func(menu.Menu) bool {
 
 func TestBootAppearsWithinASecond(t *testing.T) {
 	d := newTestDaemon(t)
-	d.start()
+	d.Start()
 	// No polling to help: only the event stream can bring the boot in.
-	c := run(t, api.NewClient(d.socket), func(cfg *Config) { cfg.Poll = time.Hour })
+	c := run(t, api.NewClient(d.Socket), func(cfg *Config) { cfg.Poll = time.Hour })
 	waitFor(t, c, 5*time.Second, "serving", statusIs("Serving on en5 · 10.2.0.200"))
 	// The stream is connected once the first refresh after it came in.
 	time.Sleep(200 * time.Millisecond)
@@ -230,22 +147,22 @@ func TestBootAppearsWithinASecond(t *testing.T) {
 func TestDaemonGoesAwayAndComesBack(t *testing.T) {
 	d := newTestDaemon(t)
 	// The tray starts first: no socket yet.
-	c := run(t, api.NewClient(d.socket), nil)
+	c := run(t, api.NewClient(d.Socket), nil)
 	waitFor(t, c, 2*time.Second, "not running", statusIs(menu.StatusNotRunning))
 
-	d.start()
+	d.Start()
 	waitFor(t, c, 5*time.Second, "serving", statusIs("Serving on en5 · 10.2.0.200"))
 	d.record("52:54:00:12:34:56", events.StageTFTP)
 	waitFor(t, c, time.Second, "the MAC listed", lists("52:54:00:12:34:56"))
 
-	d.stop()
+	d.Stop()
 	took := waitFor(t, c, 3*time.Second, "not running", statusIs(menu.StatusNotRunning))
 	t.Logf("daemon stop noticed after %v", took)
 	if m := c.Menu(); lists("52:54:00:12:34:56")(m) || m.Items[1].Enabled || m.On {
 		t.Errorf("daemon down, but the menu still offers machines, the toggle or the on icon:\n%+v", m)
 	}
 
-	d.start()
+	d.Start()
 	took = waitFor(t, c, 5*time.Second, "serving again", func(m menu.Menu) bool {
 		return statusIs("Serving on en5 · 10.2.0.200")(m) && lists("52:54:00:12:34:56")(m)
 	})
@@ -258,8 +175,8 @@ func TestDaemonGoesAwayAndComesBack(t *testing.T) {
 
 func TestBurstsAreCoalesced(t *testing.T) {
 	d := newTestDaemon(t)
-	d.start()
-	client := &countingClient{Client: api.NewClient(d.socket)}
+	d.Start()
+	client := &countingClient{Client: api.NewClient(d.Socket)}
 	c := run(t, client, func(cfg *Config) { cfg.Poll = time.Hour })
 	waitFor(t, c, 5*time.Second, "serving", statusIs("Serving on en5 · 10.2.0.200"))
 	time.Sleep(300 * time.Millisecond)
@@ -282,8 +199,8 @@ func TestBurstsAreCoalesced(t *testing.T) {
 
 func TestClicksReachTheDaemon(t *testing.T) {
 	d := newTestDaemon(t)
-	d.start()
-	c := run(t, api.NewClient(d.socket), nil)
+	d.Start()
+	c := run(t, api.NewClient(d.Socket), nil)
 	const mac = "90:2b:34:14:f6:6a"
 	d.record(mac, events.StageDHCP)
 	waitFor(t, c, 5*time.Second, "the MAC listed", lists(mac))
@@ -291,7 +208,7 @@ func TestClicksReachTheDaemon(t *testing.T) {
 
 	c.Click(ctx, c.Menu().Items[1].Action) // the toggle
 	waitFor(t, c, time.Second, "paused", statusIs(menu.StatusPaused))
-	if !d.paused.Load() {
+	if !d.Paused.Load() {
 		t.Error("the daemon was not paused")
 	}
 	if m := c.Menu(); m.On || m.Items[1].Checked || m.Items[1].Action.Kind != menu.Resume {
@@ -304,7 +221,7 @@ func TestClicksReachTheDaemon(t *testing.T) {
 	waitFor(t, c, time.Second, "Forget enabled (the machine is known now)", func(m menu.Menu) bool {
 		return m.Items[4].Children[4].Enabled
 	})
-	if m, err := d.store.Machine(ctx, mac); err != nil || m.Profile != store.DefaultProfileName {
+	if m, err := d.Store.Machine(ctx, mac); err != nil || m.Profile != store.DefaultProfileName {
 		t.Errorf("machine = %+v, %v", m, err)
 	}
 

@@ -5,16 +5,11 @@ import (
 	"context"
 	"fmt"
 	"image/png"
-	"log/slog"
 	"os"
 	"os/exec"
 	"os/signal"
-	"os/user"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -23,9 +18,8 @@ import (
 
 	"github.com/pixie-boot/pixie/assets/icons"
 	"github.com/pixie-boot/pixie/daemon/api"
-	"github.com/pixie-boot/pixie/daemon/control"
+	"github.com/pixie-boot/pixie/daemon/control/controltest"
 	"github.com/pixie-boot/pixie/daemon/events"
-	"github.com/pixie-boot/pixie/daemon/store"
 	"github.com/pixie-boot/pixie/tray/menu"
 )
 
@@ -60,7 +54,7 @@ func TestDBusMenu(t *testing.T) {
 	}
 
 	d := startDaemon(t)
-	tray := startTray(t, d.socket)
+	tray := startTray(t, d.Socket)
 	conn, err := dbus.ConnectSessionBus()
 	if err != nil {
 		t.Fatalf("connect to the test's session bus: %v", err)
@@ -166,7 +160,7 @@ func TestDBusMenu(t *testing.T) {
 		}
 	}
 	click(toggle.id)
-	waitUntil(t, 2*time.Second, "the daemon paused", d.paused.Load)
+	waitUntil(t, 2*time.Second, "the daemon paused", d.Paused.Load)
 	wait(2*time.Second, "Paused, toggle unchecked", func(l *dbusItem) bool {
 		it := l.find(menu.TitleToggle)
 		return l.has(menu.StatusPaused) && it != nil && it.toggleState == 0
@@ -176,12 +170,12 @@ func TestDBusMenu(t *testing.T) {
 
 	// Clicking again resumes.
 	click(l.find(menu.TitleToggle).id)
-	waitUntil(t, 2*time.Second, "the daemon resumed", func() bool { return !d.paused.Load() })
+	waitUntil(t, 2*time.Second, "the daemon resumed", func() bool { return !d.Paused.Load() })
 	wait(2*time.Second, "serving again", func(l *dbusItem) bool { return l.has("Serving on en5 · 10.2.0.200") })
 	waitUntil(t, time.Second, "the on icon again", func() bool { return icon() == onLook })
 
 	// The daemon goes away: the menu says so.
-	d.stop()
+	d.Stop()
 	wait(5*time.Second, "Service not running", func(l *dbusItem) bool {
 		return l.has(menu.StatusNotRunning) && l.find(mac+" ") == nil
 	})
@@ -474,67 +468,15 @@ func (it *dbusItem) String() string {
 
 // testDaemon is the daemon's control API on a real socket in front of a
 // real store, as the tray sees pixie.
-type testDaemon struct {
-	t      *testing.T
-	socket string
-	hub    *events.Hub
-	paused atomic.Bool
-	stop   func()
-}
+type testDaemon struct{ *controltest.Daemon }
 
 func startDaemon(t *testing.T) *testDaemon {
 	t.Helper()
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "pixie.db"))
-	if err != nil {
-		if strings.Contains(err.Error(), "cgo") {
-			t.Skipf("the daemon's store needs cgo (SQLite): %v", err)
-		}
-		t.Fatal(err)
-	}
-	dir, err := os.MkdirTemp("", "pixie-tray")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := user.LookupGroupId(strconv.Itoa(os.Getgid()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.DiscardHandler)
-	d := &testDaemon{t: t, socket: filepath.Join(dir, "pixie.sock"), hub: events.NewHub(st, log)}
-	srv := control.New(control.Deps{
-		Store: st,
-		Hub:   d.hub,
-		Status: func() api.Status {
-			return api.Status{Serving: true, Paused: d.paused.Load(), Interface: "en5", Address: "10.2.0.200"}
-		},
-		SetPaused: func(_ context.Context, p bool) error { d.paused.Store(p); return nil },
-		Log:       log,
-	})
-	ln, err := srv.Listen(d.socket, g.Name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
-	var once sync.Once
-	d.stop = func() {
-		once.Do(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("Serve: %v", err)
-			}
-			d.hub.Close()
-		})
-	}
-	t.Cleanup(func() {
-		d.stop()
-		st.Close()
-		os.RemoveAll(dir)
-	})
-	return d
+	return &testDaemon{controltest.Start(t, controltest.Options{
+		Status: api.Status{Interface: "en5", Address: "10.2.0.200"},
+	})}
 }
 
 func (d *testDaemon) record(mac string, stage events.Stage) {
-	d.hub.Record(context.Background(), events.Event{MAC: mac, IP: "10.2.0.50", Arch: "efi-x64", Stage: stage})
+	d.Record(events.Event{MAC: mac, IP: "10.2.0.50", Arch: "efi-x64", Stage: stage})
 }

@@ -8,75 +8,31 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/pixie-boot/pixie/daemon/api"
-	"github.com/pixie-boot/pixie/daemon/control"
+	"github.com/pixie-boot/pixie/daemon/control/controltest"
 	"github.com/pixie-boot/pixie/daemon/events"
 	"github.com/pixie-boot/pixie/daemon/store"
 )
 
-// testDaemon is the control side of a pixie daemon on a temporary socket, with
-// a real store; it can be stopped and started again on the same socket.
-type testDaemon struct {
-	t      *testing.T
-	socket string
-	store  *store.Store
-	hub    *events.Hub
-	paused atomic.Bool
-	stop   func()
-}
+// testDaemon is the control side of a pixie daemon on a temporary socket,
+// with a real store; the test process may use it whatever its uid.
+type testDaemon struct{ *controltest.Daemon }
 
 func startDaemon(t *testing.T) *testDaemon {
 	t.Helper()
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "pixie.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, err := os.MkdirTemp("", "pixie") // short: socket paths are limited
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := &testDaemon{t: t, socket: filepath.Join(dir, "pixie.sock"), store: st, hub: events.NewHub(st, nil)}
-	d.start()
-	t.Cleanup(func() {
-		d.stop()
-		d.hub.Close()
-		st.Close()
-		os.RemoveAll(dir)
-	})
-	return d
-}
-
-// start serves the control API; the test process may use it whatever its
-// uid, so the test needs no particular group.
-func (d *testDaemon) start() {
-	d.t.Helper()
-	srv := control.New(control.Deps{
-		Store: d.store,
-		Hub:   d.hub,
-		Status: func() api.Status {
-			return api.Status{Serving: true, Paused: d.paused.Load(), Interface: "eth0", Address: "10.0.0.2", Version: "test",
-				Ports: api.Ports{DHCP: 67, PXE: 4011, TFTP: 69, HTTP: 8080}}
-		},
-		SetPaused: func(_ context.Context, p bool) error { d.paused.Store(p); return nil },
-		AllowUID:  func(uint32) bool { return true },
+	return &testDaemon{controltest.Start(t, controltest.Options{
+		AnyUID:    true,
 		KeepAlive: 100 * time.Millisecond,
-	})
-	ln, err := srv.Listen(d.socket, "pixie-test-no-such-group")
-	if err != nil {
-		d.t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { srv.Serve(ctx, ln); close(done) }()
-	d.stop = func() { cancel(); <-done }
+		Status: api.Status{Interface: "eth0", Address: "10.0.0.2", Version: "test",
+			Ports: api.Ports{DHCP: 67, PXE: 4011, TFTP: 69, HTTP: 8080}},
+	})}
 }
 
 func (d *testDaemon) record(mac string, stage events.Stage, detail string) {
-	d.hub.Record(context.Background(), events.Event{MAC: mac, IP: "10.0.0.9", Arch: "bios", Stage: stage, Detail: detail})
+	d.Record(events.Event{MAC: mac, IP: "10.0.0.9", Arch: "bios", Stage: stage, Detail: detail})
 }
 
 // pixie runs the CLI in-process and returns its exit code and output.
@@ -84,7 +40,7 @@ func pixie(t *testing.T, d *testDaemon, stdin string, args ...string) (int, stri
 	t.Helper()
 	var out, errOut bytes.Buffer
 	if d != nil {
-		args = append([]string{"--socket", d.socket}, args...)
+		args = append([]string{"--socket", d.Socket}, args...)
 	}
 	code := run(context.Background(), args, strings.NewReader(stdin), &out, &errOut)
 	return code, out.String(), errOut.String()
@@ -115,19 +71,19 @@ func TestCLIStatusAndPause(t *testing.T) {
 	if err := json.Unmarshal([]byte(mustPixie(t, d, "status", "--json")), &st); err != nil {
 		t.Fatal(err)
 	}
-	if !st.Serving || st.Interface != "eth0" || st.Socket != d.socket {
+	if !st.Serving || st.Interface != "eth0" || st.Socket != d.Socket {
 		t.Errorf("status --json = %+v", st)
 	}
 	wantContains(t, "status", mustPixie(t, d, "status"), "state:      serving", "interface:  eth0 10.0.0.2", "ports:      DHCP 67, PXE 4011, TFTP 69, HTTP 8080")
 
 	wantContains(t, "pause", mustPixie(t, d, "pause"), "pixie paused: machines will not be offered network boot until `pixie resume`")
-	if !d.paused.Load() {
+	if !d.Paused.Load() {
 		t.Error("daemon not paused")
 	}
 	wantContains(t, "pause again", mustPixie(t, d, "pause"), "already paused")
 	wantContains(t, "status paused", mustPixie(t, d, "status"), "state:      paused")
 	wantContains(t, "resume", mustPixie(t, d, "resume"), "pixie resumed")
-	if d.paused.Load() {
+	if d.Paused.Load() {
 		t.Error("daemon still paused")
 	}
 }
@@ -286,17 +242,17 @@ func TestCLIFollowSurvivesDaemonRestart(t *testing.T) {
 	var out, errOut syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"--socket", d.socket, "boots", "--follow"}, strings.NewReader(""), &out, &errOut)
+		done <- run(ctx, []string{"--socket", d.Socket, "boots", "--follow"}, strings.NewReader(""), &out, &errOut)
 	}()
 	waitFor(t, "table", &out, "old boot")
 	waitFor(t, "banner", &errOut, "following new boot events")
 	d.record("52:54:00:00:00:02", events.StagePXE, "first live")
 	waitFor(t, "live event", &out, "52:54:00:00:00:02  pxe       10.0.0.9         bios       first live")
 
-	d.stop()
+	d.Stop()
 	waitFor(t, "lost connection", &errOut, "lost the connection to the pixie daemon")
 	d.record("52:54:00:00:00:03", events.StageTFTP, "while down") // stored; sent on reconnect
-	d.start()
+	d.Start()
 	waitFor(t, "reconnect", &errOut, "reconnected to the pixie daemon")
 	waitFor(t, "catch-up after reconnect", &out, "while down")
 	d.record("52:54:00:00:00:04", events.StageScript, "after restart")
@@ -323,7 +279,7 @@ func TestCLIFollowJSONLines(t *testing.T) {
 	var out, errOut syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"--socket", d.socket, "--json", "boots", "-f"}, strings.NewReader(""), &out, &errOut)
+		done <- run(ctx, []string{"--socket", d.Socket, "--json", "boots", "-f"}, strings.NewReader(""), &out, &errOut)
 	}()
 	// No table and no banner with --json; wait until the stream is up by
 	// recording until an event shows.

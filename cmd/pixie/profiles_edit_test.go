@@ -62,7 +62,7 @@ func wantFail(t *testing.T, d *testDaemon, code int, wants []string, args ...str
 // /ignition does.
 func renderFor(t *testing.T, d *testDaemon, name string) string {
 	t.Helper()
-	p, err := d.store.Profile(context.Background(), name)
+	p, err := d.Store.Profile(context.Background(), name)
 	if err != nil {
 		t.Fatal(err)
 	}
