@@ -230,6 +230,8 @@ func codeForStatus(status int) string {
 		return CodeForbidden
 	case http.StatusBadRequest, http.StatusRequestEntityTooLarge:
 		return CodeBadRequest
+	case http.StatusInsufficientStorage:
+		return CodeDiskFull
 	}
 	return CodeInternal
 }

@@ -15,6 +15,7 @@ const (
 	CodeForbidden  = "forbidden"   // 403: the caller is not root or in the socket's group
 	CodeBadRequest = "bad_request" // 400 or 413: malformed JSON, unknown field, oversized body
 	CodeInternal   = "internal"    // 500: the daemon failed; its log says why
+	CodeDiskFull   = "disk_full"   // 507: the disk holding the daemon's data directory is full; nothing was changed
 )
 
 // Error is a failure the daemon answered with.

@@ -25,8 +25,13 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, api.Error{Code: code, Message: msg})
 }
 
+// diskFullMessage is the answer (507 Insufficient Storage) to a write the
+// store refused because the disk is full.
+const diskFullMessage = "pixie could not save the change: the disk holding its data directory is full; free space and try again (nothing was changed)"
+
 // fail answers with the HTTP status and code the store's error means.
-// Unexpected errors are logged and answered without detail.
+// A full disk is 507 with what to do; other unexpected errors are logged
+// and answered without detail.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -37,6 +42,9 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeError(w, http.StatusConflict, api.CodeInUse, err.Error())
 	case errors.Is(err, store.ErrInvalid):
 		writeError(w, http.StatusBadRequest, api.CodeInvalid, err.Error())
+	case store.IsDiskFull(err):
+		s.log.WarnContext(r.Context(), "control API request failed: the disk is full", "method", r.Method, "path", r.URL.Path, "err", err)
+		writeError(w, http.StatusInsufficientStorage, api.CodeDiskFull, diskFullMessage)
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		// The caller hung up; there is no one to answer.
 	default:

@@ -1041,8 +1041,10 @@ func TestFaultDiskFull(t *testing.T) {
 			t.Errorf("machines set succeeded with the disk full:\n%s", out)
 		} else {
 			t.Logf("CLI write with the disk full: %v", err)
-			if !strings.Contains(strings.ToLower(err.Error()), "full") && !strings.Contains(err.Error(), "see its log") {
-				t.Errorf("the CLI's error does not say what went wrong or where to look: %v", err)
+			// The daemon answers 507 and the CLI prints its message.
+			const want = "pixie could not save the change: the disk holding its data directory is full; free space and try again (nothing was changed)"
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("the CLI's error does not say the disk is full and what to do (want %q): %v", want, err)
 			}
 		}
 		var m api.Machine

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/pixie-boot/pixie/daemon/ipxearg"
 	"github.com/pixie-boot/pixie/daemon/store"
 )
 
@@ -18,9 +19,7 @@ import (
 
 // ipxeSyntax reports whether a word means something to iPXE's command
 // parser wherever it appears on a line.
-func ipxeSyntax(w string) bool {
-	return w == "||" || w == "&&" || w == ";" || strings.HasPrefix(w, "#")
-}
+func ipxeSyntax(w string) bool { return ipxearg.Syntax(w) }
 
 // inertText makes s safe as the arguments of an echo command: control
 // bytes become spaces, "${" is split, script words are quoted and a final
@@ -51,20 +50,9 @@ func inertText(s string) string {
 // add commands or cut off the script's own "|| goto failed". ${...} stays
 // allowed: expanding iPXE settings in kernel arguments is a feature profiles
 // may use, and the values the template inserts are the administrator's.
-// args must already have its whitespace folded to single spaces.
-func inertArgs(args string) error {
-	for i := 0; i < len(args); i++ {
-		if c := args[i]; c < 0x20 || c == 0x7f {
-			return fmt.Errorf("control byte %#02x is not allowed", c)
-		}
-	}
-	for _, w := range strings.Split(args, " ") {
-		if ipxeSyntax(w) {
-			return fmt.Errorf("%q would be read by iPXE as script syntax, not passed to the kernel", w)
-		}
-	}
-	return nil
-}
+// The rule is ipxearg's, which the store also applies when a profile is
+// saved.
+func inertArgs(args string) error { return ipxearg.Check(args) }
 
 // oneWordRefs checks that the profile's kernel and initrd URLs are single
 // words for iPXE. Local paths are escaped by assetURL; a URL is used as

@@ -4,6 +4,7 @@ package store
 
 import (
 	"errors"
+	"syscall"
 
 	"github.com/mattn/go-sqlite3"
 )
@@ -12,4 +13,11 @@ import (
 func isConstraint(err error) bool {
 	var se sqlite3.Error
 	return errors.As(err, &se) && se.Code == sqlite3.ErrConstraint
+}
+
+// isDiskFull reports SQLite's SQLITE_FULL, or a failed system call whose
+// errno was ENOSPC.
+func isDiskFull(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && (se.Code == sqlite3.ErrFull || se.SystemErrno == syscall.ENOSPC)
 }

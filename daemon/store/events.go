@@ -22,7 +22,7 @@ func (s *Store) AddEvent(ctx context.Context, e events.Event) (events.Event, err
 	res, err := s.db.ExecContext(ctx, `INSERT INTO events(time, mac, ip, arch, stage, detail) VALUES(?, ?, ?, ?, ?, ?)`,
 		e.Time.UnixNano(), e.MAC, e.IP, e.Arch, string(e.Stage), e.Detail)
 	if err != nil {
-		return e, err
+		return e, diskFull(err)
 	}
 	e.ID, _ = res.LastInsertId()
 	if e.ID%s.trimEveryN == 0 {
@@ -57,13 +57,13 @@ func (s *Store) AddEvents(ctx context.Context, es []events.Event) ([]events.Even
 		}
 		res, err := stmt.ExecContext(ctx, e.Time.UnixNano(), e.MAC, e.IP, e.Arch, string(e.Stage), e.Detail)
 		if err != nil {
-			return es, err
+			return es, diskFull(err)
 		}
 		e.ID, _ = res.LastInsertId()
 		out[i] = e
 	}
 	if err := tx.Commit(); err != nil {
-		return es, err
+		return es, diskFull(err)
 	}
 	first, last := out[0].ID, out[len(out)-1].ID
 	if last/s.trimEveryN > (first-1)/s.trimEveryN {

@@ -132,7 +132,7 @@ func (s *Store) PutMachine(ctx context.Context, m Machine) (Machine, error) {
 		return m, fmt.Errorf("%w: profile %q does not exist (see `pixie profiles list`)", ErrInvalid, m.Profile)
 	}
 	if err != nil {
-		return m, err
+		return m, diskFull(err)
 	}
 	return s.Machine(ctx, m.MAC)
 }
@@ -145,7 +145,7 @@ func (s *Store) DeleteMachine(ctx context.Context, mac string) error {
 	}
 	res, err := s.db.ExecContext(ctx, `DELETE FROM machines WHERE mac = ?`, norm)
 	if err != nil {
-		return err
+		return diskFull(err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("machine %s: %w", norm, ErrNotFound)

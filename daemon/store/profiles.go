@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pixie-boot/pixie/daemon/ignition"
+	"github.com/pixie-boot/pixie/daemon/ipxearg"
 )
 
 // Profile says how a machine boots: which kernel and initrds from the asset
@@ -84,6 +85,15 @@ func (p *Profile) Validate() error {
 	}
 	if _, err := template.New("args").Funcs(TemplateFuncs()).Parse(p.Args); err != nil {
 		return fmt.Errorf("%w: profile %s: kernel arguments template: %v", ErrInvalid, p.Name, err)
+	}
+	// iPXE would run "||", "&&", ";" or a "#..." word on the kernel line as
+	// script: refuse now rather than when a machine boots (httpboot checks
+	// the rendered line with the same rule).
+	var argErr *ipxearg.Error
+	if err := ipxearg.CheckTemplate(p.Args); errors.As(err, &argErr) {
+		return fmt.Errorf("%w: profile %s: %s", ErrInvalid, p.Name, argErr.Explain())
+	} else if err != nil {
+		return fmt.Errorf("%w: profile %s: kernel arguments: %v", ErrInvalid, p.Name, err)
 	}
 	if p.PhoneHome == "" {
 		p.PhoneHome = PhoneHomeDefault
@@ -220,7 +230,7 @@ func (s *Store) CreateProfile(ctx context.Context, p Profile) (Profile, error) {
 		return p, fmt.Errorf("profile %q: %w", p.Name, ErrExists)
 	}
 	if err != nil {
-		return p, err
+		return p, diskFull(err)
 	}
 	return s.Profile(ctx, p.Name)
 }
@@ -237,7 +247,7 @@ func (s *Store) UpdateProfile(ctx context.Context, p Profile) (Profile, error) {
 	res, err := s.db.ExecContext(ctx, `UPDATE profiles SET description = ?, os = ?, kernel = ?, initrds = ?, args = ?, ignition = ?, phone_home = ?, vars = ?, updated_at = ? WHERE name = ?`,
 		p.Description, p.OS, p.Kernel, string(initrds), p.Args, p.Ignition, p.PhoneHome, marshalVars(p.Vars), time.Now().UnixNano(), p.Name)
 	if err != nil {
-		return p, err
+		return p, diskFull(err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return p, fmt.Errorf("profile %q: %w", p.Name, ErrNotFound)
@@ -259,7 +269,7 @@ func marshalVars(vars map[string]string) string {
 func (s *Store) DeleteProfile(ctx context.Context, name string) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return diskFull(err)
 	}
 	defer tx.Rollback()
 	var def string
@@ -276,12 +286,12 @@ func (s *Store) DeleteProfile(ctx context.Context, name string) error {
 	}
 	res, err := tx.ExecContext(ctx, `DELETE FROM profiles WHERE name = ?`, name)
 	if err != nil {
-		return err
+		return diskFull(err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("profile %q: %w", name, ErrNotFound)
 	}
-	return tx.Commit()
+	return diskFull(tx.Commit())
 }
 
 // DefaultProfile returns the profile unknown machines boot.
