@@ -8,7 +8,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # with cgo once (~80 s) and then comes from the build cache.
 BUILD   := CGO_ENABLED=1 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
 
-.PHONY: all build run test test-short vet firmware embedded demo clean
+.PHONY: all build run test test-short vet firmware embedded demo clean bench bench-quick fuzz
 
 all: build
 
@@ -44,6 +44,20 @@ embedded: firmware
 # Watch a VM network-boot from pixie on a private virtual LAN (needs root).
 demo:
 	PIXIE_DEMO=1 $(GO) test -count=1 -timeout 0 -run TestDemo -v ./daemon/e2e/
+
+# Side-by-side benchmarks against dnsmasq, tftpd-hpa and nginx, and the
+# boot storm (root; namespaces only). Results: docs/performance.md.
+bench:
+	bash bench/run-all.sh
+
+bench-quick:
+	QUICK=1 bash bench/run-all.sh
+
+# Every Go fuzz target for FUZZTIME each (plain `make test` runs only their
+# seed corpora).
+FUZZTIME ?= 30s
+fuzz:
+	sh scripts/fuzz.sh $(FUZZTIME)
 
 clean:
 	rm -rf bin
