@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime"
 	"strings"
 	"time"
 
@@ -207,7 +208,11 @@ func (s *Server) Serve(ctx context.Context) error {
 		pxeConn.Close()
 		return nil
 	})
-	g.Go(func() error { return s.readLoop(gctx, dhcpConn, ServiceDHCP) })
+	// One reader per CPU on the busy port: each packet is independent, and
+	// the readers' number, not the packets', bounds the work in flight.
+	for range readers() {
+		g.Go(func() error { return s.readLoop(gctx, dhcpConn, ServiceDHCP) })
+	}
 	g.Go(func() error { return s.readLoop(gctx, pxeConn, ServicePXE) })
 	return g.Wait()
 }
@@ -219,15 +224,18 @@ func (s *Server) listen(port int) (*net.UDPConn, error) {
 		return nil, fmt.Errorf("dhcp: listen on %s (interface %q): %w", addr, s.cfg.Interface, err)
 	}
 	// A room full of machines powering on at once sends its DISCOVERs in
-	// the same second; the default buffer (~200 KB) overflows first. The
-	// kernel caps the request at net.core.rmem_max: best effort.
-	_ = conn.SetReadBuffer(4 << 20)
+	// the same second; the default buffer (~200 KB) overflows first.
+	growReadBuffer(conn, 4<<20)
 	return conn, nil
 }
 
+// readers is how many goroutines read the DHCP port: one per CPU, at most
+// four.
+func readers() int { return min(runtime.GOMAXPROCS(0), 4) }
+
 // readLoop handles one packet at a time: the work per packet is a parse, a
-// decision and one send, so a sequential loop keeps up with any LAN and
-// bounds the work a flood can cause.
+// decision and one send, so a few sequential loops keep up with any LAN and
+// bound the work a flood can cause.
 func (s *Server) readLoop(ctx context.Context, conn *net.UDPConn, svc Service) error {
 	buf := make([]byte, 64<<10)
 	for {

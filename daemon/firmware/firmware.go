@@ -50,6 +50,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -263,7 +264,19 @@ func (f *File) Path() string { return f.path }
 // concurrent use.
 type Set struct {
 	sources []source
+
+	// has remembers for hasTTL that a file is there: the proxyDHCP server
+	// asks for every boot request, and opening the file each time was a
+	// tenth of its CPU under load. A file added is seen at once, one
+	// removed within hasTTL.
+	hasMu sync.Mutex
+	has   map[string]hasAnswer
+	now   func() time.Time
 }
+
+type hasAnswer struct{ at time.Time }
+
+const hasTTL = 2 * time.Second
 
 // source is one place firmware comes from. open gets a name CleanName
 // accepted and returns an error matching ErrNotFound when it lacks the
@@ -282,7 +295,7 @@ type source interface {
 // (usually DefaultOSDirs). Sources that do not exist are not an error: they
 // have no files.
 func New(dataDir string, embedded fs.FS, osDirs []string) *Set {
-	s := &Set{}
+	s := &Set{has: make(map[string]hasAnswer), now: time.Now}
 	if dataDir != "" {
 		s.sources = append(s.sources, rootSource{dir: OverrideDir(dataDir)})
 	}
@@ -338,11 +351,26 @@ func (s *Set) OpenReader(name string) (io.ReadSeekCloser, error) {
 // Has reports whether name can be served. The proxyDHCP server asks before
 // offering a file, so a machine is never sent to a file that is missing.
 func (s *Set) Has(name string) bool {
+	now := s.now()
+	s.hasMu.Lock()
+	a, ok := s.has[name]
+	s.hasMu.Unlock()
+	if ok && now.Sub(a.at) < hasTTL {
+		return true
+	}
 	f, err := s.Open(name)
 	if err != nil {
 		return false
 	}
 	f.Close()
+	s.hasMu.Lock()
+	defer s.hasMu.Unlock()
+	if len(s.has) > 64 {
+		// Only the few first-stage names are ever asked for; anything
+		// else is not worth remembering.
+		clear(s.has)
+	}
+	s.has[name] = hasAnswer{at: now}
 	return true
 }
 

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -463,5 +464,33 @@ func TestRealOSPackage(t *testing.T) {
 	}
 	for _, r := range s.Report() {
 		t.Log(r)
+	}
+}
+
+func TestHasRemembersBriefly(t *testing.T) {
+	dataDir := t.TempDir()
+	dir := OverrideDir(dataDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := New(dataDir, nil, nil)
+	now := time.Date(2026, 11, 27, 4, 0, 0, 0, time.UTC)
+	s.now = func() time.Time { return now }
+	if s.Has("undionly.kpxe") {
+		t.Fatal("Has before the file exists")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "undionly.kpxe"), []byte("rom"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if !s.Has("undionly.kpxe") {
+		t.Error("a file added is not seen at once")
+	}
+	os.Remove(filepath.Join(dir, "undionly.kpxe"))
+	if !s.Has("undionly.kpxe") {
+		t.Error("Has opened the file again within the TTL: nothing is remembered")
+	}
+	now = now.Add(hasTTL)
+	if s.Has("undionly.kpxe") {
+		t.Error("a file removed is still offered after the TTL")
 	}
 }
