@@ -268,13 +268,15 @@ func (s *Server) handle(ctx context.Context, conn *net.UDPConn, svc Service, pkt
 	req, err := dhcpv4.FromBytes(pkt)
 	if err != nil {
 		s.counters.Inc("dhcp.dropped.malformed")
-		s.log.Debug("dropping malformed packet", "service", svc.String(), "from", src.String(), "len", len(pkt), "err", err)
+		if s.log.Enabled(ctx, slog.LevelDebug) {
+			s.log.Debug("dropping malformed packet", "service", svc.String(), "from", src.String(), "len", len(pkt), "err", err)
+		}
 		return
 	}
 	mac := hwaddr.String(req.ClientHWAddr)
-	log := s.log.With("mac", mac, "service", svc.String(), "xid", req.TransactionID.String())
-	if log.Enabled(ctx, slog.LevelDebug) {
-		log.Debug("received", "type", req.MessageType().String(), "from", src.String(),
+	log := packetLog{log: s.log, mac: mac, svc: svc, xid: req.TransactionID}
+	if s.log.Enabled(ctx, slog.LevelDebug) {
+		log.at(ctx, slog.LevelDebug, "received", "type", req.MessageType().String(), "from", src.String(),
 			"vendor_class", req.ClassIdentifier(), // option 60
 			"user_class", string(req.Options.Get(dhcpv4.OptionUserClassInformation)), // option 77
 			"arch", fmt.Sprintf("%x", req.Options.Get(dhcpv4.OptionClientSystemArchitectureType)), // option 93
@@ -303,7 +305,7 @@ func (s *Server) handle(ctx context.Context, conn *net.UDPConn, svc Service, pkt
 			// for the person running pixie to see.
 			level = slog.LevelWarn
 		}
-		log.Log(ctx, level, "ignoring packet", "reason", d.Reason, "arch", d.Arch, "type", req.MessageType().String())
+		log.at(ctx, level, "ignoring packet", "reason", d.Reason, "arch", d.Arch, "type", req.MessageType().String())
 		return
 	}
 
@@ -312,12 +314,12 @@ func (s *Server) handle(ctx context.Context, conn *net.UDPConn, svc Service, pkt
 		// No interface to pin the broadcast to: it would leave through the
 		// default route, onto a network that is not ours.
 		s.counters.Inc("dhcp.send-failed")
-		log.Warn("not broadcasting a reply without an interface", "arch", d.Arch)
+		log.at(ctx, slog.LevelWarn, "not broadcasting a reply without an interface", "arch", d.Arch)
 		return
 	}
 	if _, err := conn.WriteToUDP(resp.ToBytes(), dst); err != nil {
 		s.counters.Inc("dhcp.send-failed")
-		log.Warn("sending reply", "to", dst.String(), "err", err)
+		log.at(ctx, slog.LevelWarn, "sending reply", "to", dst.String(), "err", err)
 		return
 	}
 	s.counters.Inc("dhcp.sent." + svc.String() + "-" + verb(d.Reply)) // e.g. dhcp.sent.pxe-ack
@@ -326,7 +328,7 @@ func (s *Server) handle(ctx context.Context, conn *net.UDPConn, svc Service, pkt
 	if ip != nil {
 		ipText = ip.String()
 	}
-	log.Info("answered boot request", "type", d.Reply.String(), "arch", d.Arch, "file", d.BootFile,
+	log.at(ctx, slog.LevelInfo, "answered boot request", "type", d.Reply.String(), "arch", d.Arch, "file", d.BootFile,
 		"ipxe", d.IPXE, "class", d.Class, "to", dst.String(), "ip", ipText)
 	key := fmt.Sprintf("%s|%s|%s|%x", mac, svc, d.Reply, req.TransactionID)
 	if s.events != nil && s.repeats.first(key, time.Now()) {
@@ -338,4 +340,21 @@ func (s *Server) handle(ctx context.Context, conn *net.UDPConn, svc Service, pkt
 			Detail: describe(d),
 		})
 	}
+}
+
+// packetLog logs lines about one packet with its MAC, service and
+// transaction ID. It builds nothing unless the line is logged: most
+// packets on a LAN are ordinary DHCP that pixie ignores at Debug level.
+type packetLog struct {
+	log *slog.Logger
+	mac string
+	svc Service
+	xid dhcpv4.TransactionID
+}
+
+func (l packetLog) at(ctx context.Context, level slog.Level, msg string, args ...any) {
+	if !l.log.Enabled(ctx, level) {
+		return
+	}
+	l.log.Log(ctx, level, msg, append([]any{"mac", l.mac, "service", l.svc.String(), "xid", l.xid.String()}, args...)...)
 }
