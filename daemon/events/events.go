@@ -54,6 +54,12 @@ type Hub struct {
 	sink Sink
 	log  *slog.Logger
 
+	// writeMu orders writes: a direct Record first writes what its queue
+	// holds, so event IDs follow the order events happened in, whichever
+	// path they took (a timeline reads by ID).
+	writeMu sync.Mutex
+	queue   *Queue
+
 	mu     sync.Mutex
 	subs   map[chan Event]struct{}
 	closed bool
@@ -81,7 +87,13 @@ func (h *Hub) Record(ctx context.Context, e Event) {
 	if e.Time.IsZero() {
 		e.Time = time.Now().UTC()
 	}
-	h.recordBatch(ctx, []Event{e})
+	h.writeMu.Lock()
+	defer h.writeMu.Unlock()
+	es := []Event{e}
+	if h.queue != nil {
+		es = append(h.queue.take(nil, maxBatch), e)
+	}
+	h.recordBatch(ctx, es)
 }
 
 func (h *Hub) recordBatch(ctx context.Context, es []Event) {
@@ -134,6 +146,7 @@ type Queue struct {
 	hub      *Hub
 	counters *Counters
 	ch       chan Event
+	wake     chan struct{} // Run's signal that ch has events
 }
 
 // Queue returns a queue of size events in front of h. counters may be nil.
@@ -141,7 +154,25 @@ func (h *Hub) Queue(size int, counters *Counters) *Queue {
 	if counters == nil {
 		counters = NewCounters()
 	}
-	return &Queue{hub: h, counters: counters, ch: make(chan Event, size)}
+	q := &Queue{hub: h, counters: counters, ch: make(chan Event, size), wake: make(chan struct{}, 1)}
+	h.writeMu.Lock()
+	h.queue = q
+	h.writeMu.Unlock()
+	return q
+}
+
+// take appends to batch what is queued, without waiting, up to max events
+// in all.
+func (q *Queue) take(batch []Event, max int) []Event {
+	for len(batch) < max {
+		select {
+		case e := <-q.ch:
+			batch = append(batch, e)
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 // Record queues e, or drops and counts it when the queue is full.
@@ -153,6 +184,11 @@ func (q *Queue) Record(_ context.Context, e Event) {
 	case q.ch <- e:
 	default:
 		q.counters.Inc("events.dropped")
+		return
+	}
+	select {
+	case q.wake <- struct{}{}:
+	default: // Run is already due to write
 	}
 }
 
@@ -167,11 +203,9 @@ const (
 // Run stores and publishes queued events until ctx ends, then stores what
 // is still queued and returns nil.
 func (q *Queue) Run(ctx context.Context) error {
-	batch := make([]Event, 0, maxBatch)
 	for {
 		select {
-		case e := <-q.ch:
-			batch = append(batch[:0], e)
+		case <-q.wake:
 		case <-ctx.Done():
 			q.drain(context.WithoutCancel(ctx))
 			return nil
@@ -179,38 +213,28 @@ func (q *Queue) Run(ctx context.Context) error {
 		// Linger a moment for the rest of a burst, asleep rather than
 		// woken by every event: at a steady few hundred answers a second,
 		// a commit (or a goroutine wake-up) per event would cost more CPU
-		// than the answers themselves.
+		// than the answers themselves. The events stay in the channel
+		// meanwhile, where a direct Record finds them and writes them
+		// first.
 		linger := time.NewTimer(batchLinger)
 		select {
 		case <-linger.C:
 		case <-ctx.Done():
 			linger.Stop()
 		}
-	fill:
-		for len(batch) < maxBatch {
-			select {
-			case e := <-q.ch:
-				batch = append(batch, e)
-			default:
-				break fill
-			}
-		}
-		q.hub.recordBatch(ctx, batch)
+		q.drain(ctx)
 	}
 }
 
 func (q *Queue) drain(ctx context.Context) {
-	var batch []Event
+	q.hub.writeMu.Lock()
+	defer q.hub.writeMu.Unlock()
 	for {
-		select {
-		case e := <-q.ch:
-			batch = append(batch, e)
-		default:
-			if len(batch) > 0 {
-				q.hub.recordBatch(ctx, batch)
-			}
+		batch := q.take(nil, maxBatch)
+		if len(batch) == 0 {
 			return
 		}
+		q.hub.recordBatch(ctx, batch)
 	}
 }
 

@@ -124,3 +124,20 @@ func TestStorageFailureStillPublishes(t *testing.T) {
 		t.Fatalf("published %+v", got)
 	}
 }
+
+// A boot's DHCP events go through the queue and its HTTP events straight to
+// the hub; the timeline (by ID) must still read in the order they happened.
+func TestDirectRecordWritesQueuedEventsFirst(t *testing.T) {
+	sink := &memSink{}
+	h := NewHub(sink, nil)
+	q := h.Queue(16, nil)
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	go q.Run(ctx) // lingering: it has not written the DHCP event yet
+	q.Record(context.Background(), Event{MAC: "52:54:00:00:00:03", Stage: StageDHCP})
+	h.Record(context.Background(), Event{MAC: "52:54:00:00:00:03", Stage: StageScript})
+	all, _ := sink.stored()
+	if len(all) != 2 || all[0].Stage != StageDHCP || all[1].Stage != StageScript || all[0].ID > all[1].ID {
+		t.Fatalf("stored %+v, want the queued dhcp event before the script event", all)
+	}
+}
