@@ -200,7 +200,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 			Socket:    cfg.Socket,
 			Version:   cfg.Version,
 			StartedAt: started,
-			Firmware:  firmwareReport(fw),
+			Firmware:  fw.StatusReport(),
 			Counters:  counters.Snapshot(),
 			BootURL:   serverURL() + "/boot.ipxe",
 		}
@@ -244,18 +244,6 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return nil // asked to stop: not an error
 	}
 	return err
-}
-
-func firmwareReport(fw *firmware.Set) []api.Firmware {
-	var out []api.Firmware
-	for _, r := range fw.Report() {
-		a := api.Firmware{Arch: string(r.Arch), Files: []api.FirmwareFile{}, Missing: r.Missing()}
-		for _, f := range r.Found() {
-			a.Files = append(a.Files, api.FirmwareFile{Name: f.Name, Source: f.Source})
-		}
-		out = append(out, a)
-	}
-	return out
 }
 
 // printBanner says in a few lines what this daemon serves and where, so a

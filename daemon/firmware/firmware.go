@@ -52,6 +52,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pixie-boot/pixie/daemon/api"
 )
 
 // Arch is a client architecture family that needs its own first-stage
@@ -628,4 +630,18 @@ func (e fsSource) open(name string) (*File, error) {
 	}
 	out.r, out.size = bytes.NewReader(b), int64(len(b))
 	return out, nil
+}
+
+// StatusReport is the Report as the control API carries it (`pixie status`,
+// `pixie doctor`).
+func (s *Set) StatusReport() []api.Firmware {
+	var out []api.Firmware
+	for _, r := range s.Report() {
+		a := api.Firmware{Arch: string(r.Arch), Files: []api.FirmwareFile{}, Missing: r.Missing()}
+		for _, f := range r.Found() {
+			a.Files = append(a.Files, api.FirmwareFile{Name: f.Name, Source: f.Source})
+		}
+		out = append(out, a)
+	}
+	return out
 }

@@ -104,7 +104,7 @@ func Gather(ctx context.Context, o Options) Facts {
 	}
 
 	if f.Firmware == nil {
-		f.Firmware = firmwareReport(firmware.New(dataDir, o.EmbeddedFirmware, o.OSFirmwareDirs))
+		f.Firmware = firmware.New(dataDir, o.EmbeddedFirmware, o.OSFirmwareDirs).StatusReport()
 	}
 
 	f.DBPath = filepath.Join(dataDir, "pixie.db")
@@ -217,18 +217,6 @@ func missingAssets(dataDir string, profiles []api.Profile) map[string][]string {
 			}
 			out[p.Name] = append(out[p.Name], ref)
 		}
-	}
-	return out
-}
-
-func firmwareReport(fw *firmware.Set) []api.Firmware {
-	var out []api.Firmware
-	for _, r := range fw.Report() {
-		a := api.Firmware{Arch: string(r.Arch), Files: []api.FirmwareFile{}, Missing: r.Missing()}
-		for _, f := range r.Found() {
-			a.Files = append(a.Files, api.FirmwareFile{Name: f.Name, Source: f.Source})
-		}
-		out = append(out, a)
 	}
 	return out
 }
