@@ -19,6 +19,8 @@ func (s *Store) AddEvent(ctx context.Context, e events.Event) (events.Event, err
 	if e.Time.IsZero() {
 		e.Time = time.Now().UTC()
 	}
+	s.hotWrites.Lock()
+	defer s.hotWrites.Unlock()
 	res, err := s.db.ExecContext(ctx, `INSERT INTO events(time, mac, ip, arch, stage, detail) VALUES(?, ?, ?, ?, ?, ?)`,
 		e.Time.UnixNano(), e.MAC, e.IP, e.Arch, string(e.Stage), e.Detail)
 	if err != nil {
@@ -40,6 +42,8 @@ func (s *Store) AddEvents(ctx context.Context, es []events.Event) ([]events.Even
 	if len(es) == 0 {
 		return es, nil
 	}
+	s.hotWrites.Lock()
+	defer s.hotWrites.Unlock()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return es, err

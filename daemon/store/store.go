@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/mattn/go-sqlite3" // database/sql driver "sqlite3"
@@ -62,6 +63,12 @@ type Store struct {
 	eventsMaxAge time.Duration
 	trimEveryN   int64
 	now          func() time.Time // the clock age retention uses (tests)
+
+	// hotWrites queues the writes every boot makes (tokens, events) in Go.
+	// SQLite lets one writer in at a time and makes the others sleep in
+	// its busy handler; twenty script requests at once were slower than
+	// one. A mutex hands the write lock on without the sleeps.
+	hotWrites sync.Mutex
 }
 
 // Open opens (creating if needed) the database at path and brings its schema

@@ -70,6 +70,8 @@ func (s *Store) IssueBootToken(ctx context.Context, mac string, ttl time.Duratio
 	}
 	tok := base64.RawURLEncoding.EncodeToString(raw)
 	now := time.Now()
+	s.hotWrites.Lock()
+	defer s.hotWrites.Unlock()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return "", diskFull(err)
