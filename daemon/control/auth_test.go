@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/pixie-boot/pixie/daemon/api"
 )
@@ -96,10 +97,26 @@ type childResult struct {
 }
 
 // runAsOtherUser re-executes the test binary as uid 65534 with the given
-// gid, calling env's socket, which is opened up (0777) for this test only:
-// the file permissions must let the child connect so that the server's own
-// check is what is tested.
+// gid to run TestChildClient against env's socket.
 func runAsOtherUser(t *testing.T, env *testEnv, gid uint32) childResult {
+	t.Helper()
+	var res childResult
+	line := runChild(t, env, gid, "TestChildClient", childSocketEnv)
+	if err := json.Unmarshal([]byte(line), &res); err != nil {
+		t.Fatalf("child output %q: %v", line, err)
+	}
+	if res.UID != 65534 {
+		t.Fatalf("child ran as uid %d, want 65534", res.UID)
+	}
+	return res
+}
+
+// runChild re-executes the test binary as uid 65534 with the given gid,
+// running only the test named child with env's socket in the environment
+// variable sockEnv, and returns the first line it printed. The socket is
+// opened up (0777) for this test only: the file permissions must let the
+// child connect so that the server's own check is what is tested.
+func runChild(t *testing.T, env *testEnv, gid uint32, child, sockEnv string) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to run a client as another uid (run the tests with sudo to cover this)")
@@ -113,31 +130,23 @@ func runAsOtherUser(t *testing.T, env *testEnv, gid uint32) childResult {
 	dir := shortTempDir(t)
 	bin := filepath.Join(dir, "control.test")
 	copyFile(t, self, bin, 0o755)
-	for _, p := range []string{dir, filepath.Dir(env.socket)} {
-		if err := os.Chmod(p, 0o755); err != nil {
+	for p, mode := range map[string]os.FileMode{dir: 0o755, filepath.Dir(env.socket): 0o755, env.socket: 0o777} {
+		if err := os.Chmod(p, mode); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := os.Chmod(env.socket, 0o777); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-test.run=^TestChildClient$", "-test.count=1")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "-test.run=^"+child+"$", "-test.count=1")
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), childSocketEnv+"="+env.socket)
+	cmd.Env = append(os.Environ(), sockEnv+"="+env.socket)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: gid, Groups: []uint32{}}}
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("child as uid 65534: %v\n%s", err, out)
 	}
-	var res childResult
 	line, _, _ := strings.Cut(string(out), "\n")
-	if err := json.Unmarshal([]byte(line), &res); err != nil {
-		t.Fatalf("child output %q: %v", out, err)
-	}
-	if res.UID != 65534 {
-		t.Fatalf("child ran as uid %d, want 65534", res.UID)
-	}
-	return res
+	return line
 }
 
 func TestOtherUIDIsRefused(t *testing.T) {

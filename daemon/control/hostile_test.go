@@ -9,10 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -272,38 +269,13 @@ func TestChildWrites(t *testing.T) {
 // The socket file is opened up for the test so that the server's own peer
 // credential check is what refuses it.
 func TestOtherUIDCannotWrite(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to run a client as another uid (run the tests with sudo to cover this)")
-	}
 	env := startServer(t, nil)
 	env.seed(t)
 	before := env.snapshot(t)
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := shortTempDir(t)
-	bin := filepath.Join(dir, "control.test")
-	copyFile(t, self, bin, 0o755)
-	for p, mode := range map[string]os.FileMode{dir: 0o755, filepath.Dir(env.socket): 0o755, env.socket: 0o777} {
-		if err := os.Chmod(p, mode); err != nil {
-			t.Fatal(err)
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "-test.run=^TestChildWrites$", "-test.count=1")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), childWritesEnv+"="+env.socket)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534, Groups: []uint32{}}}
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("child as uid 65534: %v\n%s", err, out)
-	}
+	line := runChild(t, env, 65534, "TestChildWrites", childWritesEnv)
 	var codes []int
-	line, _, _ := strings.Cut(string(out), "\n")
 	if err := json.Unmarshal([]byte(line), &codes); err != nil {
-		t.Fatalf("child output %q: %v", out, err)
+		t.Fatalf("child output %q: %v", line, err)
 	}
 	eps := writeEndpoints()
 	if len(codes) != len(eps) {
