@@ -9,20 +9,23 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	firmwareassets "github.com/pixie-boot/pixie/assets/firmware"
 	"github.com/pixie-boot/pixie/daemon"
 	"github.com/pixie-boot/pixie/daemon/store"
 	"github.com/pixie-boot/pixie/helper/paths"
+	"github.com/pixie-boot/pixie/helper/service"
 )
 
 // version is set at link time (-ldflags "-X main.version=...").
 var version = "dev"
 
 func newServeCmd() *cobra.Command {
-	layout := paths.Default()
-	cfg := daemon.Config{DataDir: layout.DataDir, SocketGroup: layout.SocketGroup}
-	var logLevel, eventsMaxAge string
+	var (
+		s            service.Settings
+		eventsMaxAge string
+	)
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the pixie daemon in the foreground",
@@ -43,14 +46,20 @@ ports. Stop it with Ctrl-C.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			level := slog.LevelInfo
-			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
-				return usageError(fmt.Errorf("--log-level %q: use debug, info, warn or error", logLevel))
+			if err := level.UnmarshalText([]byte(s.LogLevel)); err != nil {
+				return usageError(fmt.Errorf("--log-level %q: use debug, info, warn or error", s.LogLevel))
 			}
-			age, err := retentionFlags(cfg.EventsMax, eventsMaxAge)
+			age, err := retentionFlags(s.EventsMax, eventsMaxAge)
 			if err != nil {
 				return err
 			}
-			cfg.EventsMaxAge = age
+			cfg := daemon.Config{
+				Interface: s.Interface, Address: s.Address, DataDir: s.DataDir,
+				HTTPPort: s.HTTPPort, DHCPPort: s.DHCPPort, PXEPort: s.PXEPort, TFTPPort: s.TFTPPort,
+				EFIFile: s.EFIFile, SocketGroup: s.SocketGroup,
+				NoIgnitionTokens: s.NoIgnitionTokens, IgnitionTokenTTL: s.IgnitionTokenTTL,
+				EventsMax: s.EventsMax, EventsMaxAge: age,
+			}
 			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 			cfg.Socket = socketPath(cmd)
 			cfg.Version = version
@@ -61,21 +70,7 @@ ports. Stop it with Ctrl-C.`,
 			return daemon.Run(ctx, cfg, log)
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&cfg.Interface, "interface", "", "network interface to serve on (default: the interface of the default route)")
-	f.StringVar(&cfg.Address, "address", "", "IPv4 address to announce (default: the interface's address)")
-	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "where the database, images (assets/) and firmware overrides (firmware/) live")
-	f.IntVar(&cfg.HTTPPort, "http-port", 8080, "HTTP port for iPXE scripts, images and Ignition")
-	f.IntVar(&cfg.DHCPPort, "dhcp-port", 67, "proxyDHCP port (change only for testing)")
-	f.IntVar(&cfg.PXEPort, "pxe-port", 4011, "PXE boot-server port (change only for testing)")
-	f.IntVar(&cfg.TFTPPort, "tftp-port", 69, "TFTP port (change only for testing)")
-	f.StringVar(&cfg.EFIFile, "efi-file", "ipxe.efi", "first-stage file for x86-64 UEFI: ipxe.efi or snponly.efi")
-	f.StringVar(&cfg.SocketGroup, "socket-group", cfg.SocketGroup, "group allowed to use the control socket besides root")
-	f.StringVar(&logLevel, "log-level", "info", "log detail: debug, info, warn or error")
-	f.BoolVar(&cfg.NoIgnitionTokens, "no-ignition-tokens", false, "serve /ignition without per-boot tokens (debugging only: anyone on the LAN can read any machine's config)")
-	f.DurationVar(&cfg.IgnitionTokenTTL, "ignition-token-ttl", time.Hour, "how long the per-boot Ignition token in a machine's kernel arguments stays valid")
-	f.Int64Var(&cfg.EventsMax, "events-max", 0, "keep at most `N` boot events, newest kept (default: the stored setting, else 100000)")
-	f.StringVar(&eventsMaxAge, "events-max-age", "", "drop boot events older than `AGE`, e.g. 30d or 72h (default: the stored setting, else 30d)")
+	addServeFlags(cmd.Flags(), &s, &eventsMaxAge)
 	return cmd
 }
 
@@ -93,4 +88,26 @@ func retentionFlags(max int64, age string) (time.Duration, error) {
 		return 0, usageErrorf("--events-max-age %q: give an age like 30d or 720h", age)
 	}
 	return d, nil
+}
+
+// addServeFlags defines `pixie serve`'s flags on f, into s (and the event
+// age, parsed later by retentionFlags, into eventsMaxAge): `pixie install
+// service` takes the same ones and writes them onto the service's command
+// line.
+func addServeFlags(f *pflag.FlagSet, s *service.Settings, eventsMaxAge *string) {
+	layout := paths.Default()
+	f.StringVar(&s.Interface, "interface", "", "network interface to serve on (default: the interface of the default route)")
+	f.StringVar(&s.Address, "address", "", "IPv4 address to announce (default: the interface's address)")
+	f.StringVar(&s.DataDir, "data-dir", layout.DataDir, "where the database, images (assets/) and firmware overrides (firmware/) live")
+	f.IntVar(&s.HTTPPort, "http-port", 8080, "HTTP port for iPXE scripts, images and Ignition")
+	f.IntVar(&s.DHCPPort, "dhcp-port", 67, "proxyDHCP port (change only for testing)")
+	f.IntVar(&s.PXEPort, "pxe-port", 4011, "PXE boot-server port (change only for testing)")
+	f.IntVar(&s.TFTPPort, "tftp-port", 69, "TFTP port (change only for testing)")
+	f.StringVar(&s.EFIFile, "efi-file", "ipxe.efi", "first-stage file for x86-64 UEFI: ipxe.efi or snponly.efi")
+	f.StringVar(&s.SocketGroup, "socket-group", layout.SocketGroup, "group allowed to use the control socket besides root")
+	f.StringVar(&s.LogLevel, "log-level", "info", "log detail: debug, info, warn or error")
+	f.BoolVar(&s.NoIgnitionTokens, "no-ignition-tokens", false, "serve /ignition without per-boot tokens (debugging only: anyone on the LAN can read any machine's config)")
+	f.DurationVar(&s.IgnitionTokenTTL, "ignition-token-ttl", time.Hour, "how long the per-boot Ignition token in a machine's kernel arguments stays valid")
+	f.Int64Var(&s.EventsMax, "events-max", 0, "keep at most `N` boot events, newest kept (default: the stored setting, else 100000)")
+	f.StringVar(eventsMaxAge, "events-max-age", "", "drop boot events older than `AGE`, e.g. 30d or 72h (default: the stored setting, else 30d)")
 }

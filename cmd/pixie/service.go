@@ -6,12 +6,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/pixie-boot/pixie/daemon/api"
-	"github.com/pixie-boot/pixie/helper/paths"
 	"github.com/pixie-boot/pixie/helper/service"
 )
 
@@ -40,7 +38,6 @@ func newUninstallCmd(c *cli) *cobra.Command {
 }
 
 func newInstallServiceCmd(c *cli) *cobra.Command {
-	layout := paths.Default()
 	var (
 		s            service.Settings
 		force        bool
@@ -98,20 +95,7 @@ service file under another directory (for building images and packages).`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&s.Interface, "interface", "", "network interface to serve on (default: the interface of the default route)")
-	f.StringVar(&s.Address, "address", "", "IPv4 address to announce (default: the interface's address)")
-	f.StringVar(&s.DataDir, "data-dir", layout.DataDir, "where the database, images (assets/) and firmware overrides (firmware/) live")
-	f.IntVar(&s.HTTPPort, "http-port", 8080, "HTTP port for iPXE scripts, images and Ignition")
-	f.IntVar(&s.DHCPPort, "dhcp-port", 67, "proxyDHCP port (change only for testing)")
-	f.IntVar(&s.PXEPort, "pxe-port", 4011, "PXE boot-server port (change only for testing)")
-	f.IntVar(&s.TFTPPort, "tftp-port", 69, "TFTP port (change only for testing)")
-	f.StringVar(&s.EFIFile, "efi-file", "ipxe.efi", "first-stage file for x86-64 UEFI: ipxe.efi or snponly.efi")
-	f.StringVar(&s.SocketGroup, "socket-group", layout.SocketGroup, "group allowed to use the control socket besides root")
-	f.StringVar(&s.LogLevel, "log-level", "info", "log detail: debug, info, warn or error")
-	f.BoolVar(&s.NoIgnitionTokens, "no-ignition-tokens", false, "serve /ignition without per-boot tokens (debugging only: anyone on the LAN can read any machine's config)")
-	f.DurationVar(&s.IgnitionTokenTTL, "ignition-token-ttl", time.Hour, "how long the per-boot Ignition token in a machine's kernel arguments stays valid")
-	f.Int64Var(&s.EventsMax, "events-max", 0, "keep at most `N` boot events, newest kept (default: the stored setting, else 100000)")
-	f.StringVar(&eventsMaxAge, "events-max-age", "", "drop boot events older than `AGE`, e.g. 30d or 72h (default: the stored setting, else 30d)")
+	addServeFlags(f, &s, &eventsMaxAge)
 	f.BoolVar(&force, "force", false, "replace a pixie service installed with other flags")
 	f.StringVar(&root, "root", "", "write the service file under `DIR` instead of installing it (no root needed; nothing is started)")
 	f.StringVar(&executable, "executable", "", "the pixie binary the service runs (default: this one)")
