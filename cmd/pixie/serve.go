@@ -13,6 +13,7 @@ import (
 
 	firmwareassets "github.com/pixie-boot/pixie/assets/firmware"
 	"github.com/pixie-boot/pixie/daemon"
+	"github.com/pixie-boot/pixie/daemon/logbuf"
 	"github.com/pixie-boot/pixie/daemon/store"
 	"github.com/pixie-boot/pixie/helper/paths"
 	"github.com/pixie-boot/pixie/helper/service"
@@ -60,7 +61,11 @@ ports. Stop it with Ctrl-C.`,
 				NoIgnitionTokens: s.NoIgnitionTokens, IgnitionTokenTTL: s.IgnitionTokenTTL,
 				EventsMax: s.EventsMax, EventsMaxAge: age,
 			}
-			log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+			// Info lines (one per boot step) are written out every 50 ms
+			// rather than one by one; warnings and errors at once.
+			logOut := logbuf.New(os.Stderr, 50*time.Millisecond, 64<<10)
+			defer logOut.Close()
+			log := slog.New(logbuf.Handler(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level}), logOut))
 			cfg.Socket = socketPath(cmd)
 			cfg.Version = version
 			cfg.Banner = cmd.OutOrStdout()

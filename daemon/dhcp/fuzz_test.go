@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net"
 	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -104,9 +105,20 @@ func FuzzReply(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, pkt []byte, port4011 bool) {
 		req, err := dhcpv4.FromBytes(pkt)
+		// pixie's parser agrees with the library on every input.
+		fast, ferr := parsePacket(pkt)
+		if (err == nil) != (ferr == nil) {
+			t.Fatalf("parsePacket error %v, library's %v", ferr, err)
+		}
 		if err != nil {
 			return // the server drops what does not parse
 		}
+		if !reflect.DeepEqual(fast, req) {
+			t.Fatalf("parsePacket differs from the library:\n got %#v\nwant %#v", fast, req)
+		}
+		// pixie's encoder writes what the library's does, for any packet
+		// the library parses (and, below, for every reply).
+		checkEncoding(t, req)
 		svc := ServiceDHCP
 		if port4011 {
 			svc = ServicePXE
@@ -114,6 +126,9 @@ func FuzzReply(f *testing.F) {
 		for _, cfg := range configs {
 			reply, d := Reply(req, svc, cfg)
 			checkDecision(t, req, svc, cfg, reply, d)
+			if reply != nil {
+				checkEncoding(t, reply)
+			}
 			// The rest of the server's path for this packet.
 			_ = Destination(req, svc, &net.UDPAddr{IP: net.IPv4(10, 1, 0, 9), Port: 68}, 68)
 			_ = clientIP(req)
@@ -270,6 +285,40 @@ func TestFuzzSeeds(t *testing.T) {
 		checkDecision(t, req, w.svc, cfg, reply, d)
 		if d.BootFile != w.file || !strings.HasPrefix(d.Reason, w.reason) {
 			t.Errorf("%s: decision %+v, want file %q reason %q", name, d, w.file, w.reason)
+		}
+	}
+}
+
+// checkEncoding fails t unless appendPacket writes p as p.ToBytes() does,
+// both into an empty buffer and after bytes already in one.
+func checkEncoding(t *testing.T, p *dhcpv4.DHCPv4) {
+	t.Helper()
+	want := p.ToBytes()
+	if got := appendPacket(nil, p); !bytes.Equal(got, want) {
+		t.Fatalf("appendPacket differs from ToBytes:\n got %x\nwant %x", got, want)
+	}
+	prefix := []byte("earlier reply")
+	got := appendPacket(append([]byte(nil), prefix...), p)
+	if !bytes.Equal(got[:len(prefix)], prefix) || !bytes.Equal(got[len(prefix):], want) {
+		t.Fatalf("appendPacket after %d bytes differs from ToBytes:\n got %x\nwant %x", len(prefix), got[len(prefix):], want)
+	}
+}
+
+// TestParsePacketFastPath checks that well-formed boot requests take
+// parsePacket's own path (three allocations; the library's takes about
+// twenty), where FuzzReply checks that both paths agree with the library.
+func TestParsePacketFastPath(t *testing.T) {
+	for name, pkt := range fuzzSeeds(t) {
+		if _, err := dhcpv4.FromBytes(pkt); err != nil {
+			continue // a malformed seed: the library's path
+		}
+		allocs := testing.AllocsPerRun(100, func() {
+			if _, err := parsePacket(pkt); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+		})
+		if allocs > 4 {
+			t.Errorf("%s: %v allocations per parse: not the fast path", name, allocs)
 		}
 	}
 }

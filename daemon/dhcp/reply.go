@@ -326,7 +326,7 @@ func buildReply(req *dhcpv4.DHCPv4, d Decision, cfg ReplyConfig) *dhcpv4.DHCPv4 
 		ClientHWAddr:   req.ClientHWAddr,
 		ServerHostName: cfg.ServerIP.String(),
 		BootFileName:   d.BootFile,
-		Options:        make(dhcpv4.Options),
+		Options:        make(dhcpv4.Options, 8), // room for every option set below
 	}
 	if resp.GatewayIPAddr == nil {
 		resp.GatewayIPAddr = net.IPv4zero

@@ -391,7 +391,8 @@ func TestFaultKillDuringWrites(t *testing.T) {
 			t.Fatal(err)
 		}
 		took := time.Since(restartStart)
-		if !strings.Contains(p.Daemon.Log(), "removed a stale control socket") {
+		// Info lines reach the log file within pixie's 50 ms log batching.
+		if err := p.Daemon.WaitLog("removed a stale control socket", 2*time.Second); err != nil {
 			t.Errorf("cycle %d: the restarted daemon did not say it removed the killed one's control socket", cycle)
 		}
 		checkLedgers(t, fmt.Sprintf("cycle %d, restarted daemon", cycle), cliMachines(t, p), ledgers)
@@ -604,7 +605,9 @@ func TestFaultRestartMidBoot(t *testing.T) {
 	}
 	// The config was served by the daemon started last, on the token the
 	// one before it issued (tokens live in the database).
-	if !regexp.MustCompile(`msg="Ignition config served"[^\n]* mac=` + regexp.QuoteMeta(mac)).MatchString(p.Daemon.Log()) {
+	logCtx, logCancel := context.WithTimeout(context.Background(), 2*time.Second) // pixie batches Info lines for 50 ms
+	defer logCancel()
+	if waitLogMatch(logCtx, p.Daemon, regexp.MustCompile(`msg="Ignition config served"[^\n]* mac=`+regexp.QuoteMeta(mac))) != nil {
 		t.Errorf("the daemon started after the initrd download did not serve %s's Ignition config", mac)
 	}
 	// The config fetched again with the VM's URL is the one the VM got.
