@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -60,6 +61,15 @@ ports. Stop it with Ctrl-C.`,
 				EFIFile: s.EFIFile, SocketGroup: s.SocketGroup,
 				NoIgnitionTokens: s.NoIgnitionTokens, IgnitionTokenTTL: s.IgnitionTokenTTL,
 				EventsMax: s.EventsMax, EventsMaxAge: age,
+			}
+			// The daemon's live heap is a few MB and a boot storm allocates
+			// about 2 KB per DHCP answer: at the default GOGC=100 the
+			// collector ran ~15 times a second at 32,000 answers/s and its
+			// pauses and mark work showed as lost answers. 400 cuts that by
+			// four for ~10 MB more under load (idle memory is unchanged). A
+			// GOGC in the environment still wins.
+			if os.Getenv("GOGC") == "" {
+				debug.SetGCPercent(400)
 			}
 			// Info lines (one per boot step) are written out every 50 ms
 			// rather than one by one; warnings and errors at once.

@@ -194,10 +194,13 @@ func (q *Queue) Record(_ context.Context, e Event) {
 
 // maxBatch bounds one transaction, so subscribers see a burst's first
 // events without waiting for its end; batchLinger is how long a write
-// waits for more events to share its commit (the delay a live view sees).
+// waits for more events to share its commit (the delay a live view sees,
+// well under what a person notices). At 500 answers a second, 100 ms
+// rather than 25 cut pixie's CPU per answer by about a tenth: each commit
+// is a cgo call, which wakes the Go runtime's monitor thread.
 const (
 	maxBatch    = 256
-	batchLinger = 25 * time.Millisecond
+	batchLinger = 100 * time.Millisecond
 )
 
 // Run stores and publishes queued events until ctx ends, then stores what
