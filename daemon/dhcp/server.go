@@ -56,7 +56,9 @@ type Deps struct {
 	// Log receives one Info line per answered boot step and Debug lines
 	// for everything else. Nil discards.
 	Log *slog.Logger
-	// Events receives a boot event per answered request. Nil records none.
+	// Events receives a boot event per boot step answered (retransmits
+	// and repeats within a second are one step; see repeats). Nil records
+	// none.
 	Events EventRecorder
 	// Counters counts received, dropped, ignored (by reason) and sent
 	// packets. Nil uses a private set.

@@ -81,7 +81,9 @@ func main() {
 		if res.row.failed > 0 || res.row.timelineProblems > 0 {
 			failed = true
 		}
-		printTable(os.Stdout, rows)
+		// Progress on stderr; stdout gets the one final table, which
+		// bench/run-all.sh copies into its report.
+		printTable(os.Stderr, rows)
 	}
 	if *jsonOut != "" {
 		b, _ := json.MarshalIndent(reports, "", "  ")
