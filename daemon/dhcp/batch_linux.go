@@ -2,6 +2,7 @@ package dhcp
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"syscall"
@@ -94,18 +95,20 @@ func (c *mmsgConn) read(pkts []datagram) (int, error) {
 }
 
 func (c *mmsgConn) write(out []outgoing) (int, error) {
-	if len(out) == 0 {
-		return 0, nil
-	}
 	if len(c.whdrs) < len(out) {
 		c.whdrs = make([]mmsghdr, len(out))
 		c.wiovs = make([]unix.Iovec, len(out))
 		c.wnames = make([]unix.RawSockaddrInet4, len(out))
 	}
+	// Headers for the datagrams up to the first that cannot be sent; those
+	// go, then the caller hears about that one.
+	var bad error
 	for i, o := range out {
 		ip4 := o.dst.IP.To4()
 		if ip4 == nil || len(o.data) == 0 {
-			return i, fmt.Errorf("cannot send %d bytes to %v: not an IPv4 destination", len(o.data), o.dst)
+			bad = fmt.Errorf("cannot send %d bytes to %v: not an IPv4 destination", len(o.data), o.dst)
+			out = out[:i]
+			break
 		}
 		name := &c.wnames[i]
 		*name = unix.RawSockaddrInet4{Family: unix.AF_INET}
@@ -137,7 +140,10 @@ func (c *mmsgConn) write(out []outgoing) (int, error) {
 			// failed; the caller skips it and goes on.
 			return sent, fmt.Errorf("sendmmsg: %w", errno)
 		}
+		if n <= 0 {
+			return sent, errors.New("sendmmsg sent nothing") // never loop on it
+		}
 		sent += n
 	}
-	return sent, nil
+	return sent, bad
 }

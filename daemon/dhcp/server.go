@@ -281,19 +281,24 @@ func (s *Server) readLoop(ctx context.Context, conn *net.UDPConn, svc Service) e
 				out = append(out, outgoing{data: a.data, dst: a.dst})
 			}
 		}
-		// Send them all; a datagram the system refuses is skipped, noted,
-		// and the rest still go.
-		for done := 0; done < len(out); {
-			sent, err := bc.write(out[done:])
-			for _, a := range answers[done : done+sent] {
-				s.counters.Inc("dhcp.sent." + a.log.svc.String() + "-" + verb(a.d.Reply)) // e.g. dhcp.sent.pxe-ack
-			}
-			done += sent
-			if done < len(out) {
-				s.counters.Inc("dhcp.send-failed")
-				answers[done].log.at(ctx, slog.LevelWarn, "sending the answer failed", "to", answers[done].dst.String(), "err", err)
-				done++
-			}
+		s.sendAll(ctx, bc, answers, out)
+	}
+}
+
+// sendAll sends a batch's answers (out[i] is answers[i] on the wire). A
+// datagram the system refuses is skipped, counted and logged, and the rest
+// still go.
+func (s *Server) sendAll(ctx context.Context, bc batchConn, answers []pendingReply, out []outgoing) {
+	for done := 0; done < len(out); {
+		sent, err := bc.write(out[done:])
+		for _, a := range answers[done : done+sent] {
+			s.counters.Inc("dhcp.sent." + a.log.svc.String() + "-" + verb(a.d.Reply)) // e.g. dhcp.sent.pxe-ack
+		}
+		done += sent
+		if done < len(out) {
+			s.counters.Inc("dhcp.send-failed")
+			answers[done].log.at(ctx, slog.LevelWarn, "sending the answer failed", "to", answers[done].dst.String(), "err", err)
+			done++
 		}
 	}
 }
