@@ -10,11 +10,14 @@
 # Method, per server, RUNS times alternating pixie / dnsmasq, median taken:
 #   latency:    DISCOVER→OFFER at a fixed LAT_RATE/s for LAT_SECS seconds;
 #               p50 / p99 from perfdhcp's per-exchange timers (-x t).
-#   throughput: rate steps (STEPS, each STEP_SECS s, -R 1000 distinct MACs);
+#   throughput: rate steps (STEPS, each STEP_SECS s, -R $MACS distinct MACs,
+#               default 1000: each machine asks many times a second, which
+#               pixie logs and records once a second per machine; MACS=1000000
+#               makes every DISCOVER a new machine, logged and recorded);
 #               the figure is the highest offers/s received at a step with
 #               <= 0.1 % loss (stepping stops past 5 % loss, or when perfdhcp
 #               cannot send at the step's rate: then the table says so).
-# Env: QUICK=1 (short), RUNS, STEPS, STEP_SECS, LAT_RATE, LAT_SECS,
+# Env: QUICK=1 (short), RUNS, STEPS, STEP_SECS, LAT_RATE, LAT_SECS, MACS,
 #      PIXIE_BIN (skip the build), RESULTS (append a markdown table here).
 source "$(dirname "$0")/lib.sh"
 
@@ -22,7 +25,7 @@ if [ "$QUICK" = 1 ]; then
 	RUNS=${RUNS:-1}; STEPS=${STEPS:-"1000 2000 4000 8000"}; STEP_SECS=${STEP_SECS:-1}
 	LAT_RATE=${LAT_RATE:-500}; LAT_SECS=${LAT_SECS:-2}
 else
-	RUNS=${RUNS:-3}; STEPS=${STEPS:-"1000 2000 3000 4000 6000 8000 12000 16000 24000 32000"}; STEP_SECS=${STEP_SECS:-2}
+	RUNS=${RUNS:-3}; STEPS=${STEPS:-"1000 2000 3000 4000 6000 8000 12000 16000 20000 24000 28000 32000"}; STEP_SECS=${STEP_SECS:-2}
 	LAT_RATE=${LAT_RATE:-500}; LAT_SECS=${LAT_SECS:-5}
 fi
 
@@ -68,7 +71,7 @@ PXEOPTS=(-o "60,$hex60" -o "93,0000" -o "97,00$(printf '%032x' 20261127)")
 # perf SERVER RATE SECS OUT [extra]: one perfdhcp DISCOVER-OFFER run.
 perf() {
 	local server=$1 rate=$2 secs=$3 out=$4; shift 4
-	in_ns "$NS_CLI" timeout $((secs + 15)) perfdhcp -4 -i -l "$CLI_IP" -L 67 -R 1000 \
+	in_ns "$NS_CLI" timeout $((secs + 15)) perfdhcp -4 -i -l "$CLI_IP" -L 67 -R "${MACS:-1000}" \
 		-r "$rate" -p "$secs" "${PXEOPTS[@]}" "$@" "$server" >"$out" 2>&1 || true
 }
 field() { awk -v k="$1" -F': *' '$1==k {print $2+0; exit}' "$2"; }
@@ -148,7 +151,7 @@ for who in pixie dnsmasq; do
 done
 
 table=$(cat <<EOF
-| proxyDHCP (perfdhcp -i, PXE opts) | pixie | dnsmasq $(dnsmasq -v | awk 'NR==1 {print $3}') | pixie/dnsmasq |
+| proxyDHCP (perfdhcp -i, PXE opts, ${MACS:-1000} MACs) | pixie | dnsmasq $(dnsmasq -v | awk 'NR==1 {print $3}') | pixie/dnsmasq |
 | --- | ---: | ---: | ---: |
 | offers/s at <= 0.1 % loss (steps: $STEPS) | $m_best_pixie | $m_best_dnsmasq | $(ratio "$m_best_pixie" "$m_best_dnsmasq") |
 | max offers/s received at any step | $m_maxs_pixie | $m_maxs_dnsmasq | $(ratio "$m_maxs_pixie" "$m_maxs_dnsmasq") |

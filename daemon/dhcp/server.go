@@ -53,8 +53,9 @@ type EventRecorder interface {
 
 // Deps are the server's collaborators.
 type Deps struct {
-	// Log receives one Info line per answered boot step and Debug lines
-	// for everything else. Nil discards.
+	// Log receives one Info line per answered boot step or retransmit and
+	// Debug lines for everything else (repeats within a second included).
+	// Nil discards.
 	Log *slog.Logger
 	// Events receives a boot event per boot step answered (retransmits
 	// and repeats within a second are one step; see repeats). Nil records
@@ -384,11 +385,17 @@ func (s *Server) decide(ctx context.Context, svc Service, pkt []byte, src *net.U
 	return a, true
 }
 
-// answering logs and records an answer about to be sent.
+// answering logs and records an answer about to be sent: a new boot step
+// or a retransmit at Info, a repeat within a second at Debug (see repeats).
 func (s *Server) answering(ctx context.Context, a pendingReply) {
-	a.log.answered(ctx, a)
 	step := stepKey{mac: a.log.mac, svc: a.log.svc, reply: a.d.Reply, file: a.d.BootFile, class: a.d.Class, ipxe: a.d.IPXE}
-	if s.events != nil && s.repeats.first(step, a.log.xid, time.Now()) {
+	logIt, record := s.repeats.check(step, a.log.xid, time.Now())
+	level := slog.LevelInfo
+	if !logIt {
+		level = slog.LevelDebug
+	}
+	a.log.answered(ctx, level, a)
+	if s.events != nil && record {
 		s.events.Record(ctx, events.Event{
 			MAC:    a.log.mac,
 			IP:     a.ip,
@@ -416,10 +423,10 @@ func (l packetLog) at(ctx context.Context, level slog.Level, msg string, args ..
 	l.log.Log(ctx, level, msg, append([]any{"mac", l.mac, "service", l.svc.String(), "xid", l.xid.String()}, args...)...)
 }
 
-// answered logs the Info line of an answer. It is the one line logged per
+// answered logs the line of an answer. It is the one line logged per
 // answered packet, so it is built without the variadic path's allocations.
-func (l packetLog) answered(ctx context.Context, a pendingReply) {
-	if !l.log.Enabled(ctx, slog.LevelInfo) {
+func (l packetLog) answered(ctx context.Context, level slog.Level, a pendingReply) {
+	if !l.log.Enabled(ctx, level) {
 		return
 	}
 	attrs := [...]slog.Attr{
@@ -427,5 +434,5 @@ func (l packetLog) answered(ctx context.Context, a pendingReply) {
 		slog.String("type", a.d.Reply.String()), slog.String("arch", a.d.Arch), slog.String("file", a.d.BootFile),
 		slog.Bool("ipxe", a.d.IPXE), slog.String("class", a.d.Class), slog.String("to", a.dst.String()), slog.String("ip", a.ip),
 	}
-	l.log.LogAttrs(ctx, slog.LevelInfo, "answered boot request", attrs[:]...)
+	l.log.LogAttrs(ctx, level, "answered boot request", attrs[:]...)
 }
