@@ -12,7 +12,7 @@
 #   sudo PROFILE=strace bash bench/dhcp-profile.sh       # system calls per answer
 #
 # Same LAN, same perfdhcp options and same dnsmasq.conf as bench/dhcp.sh.
-# Env: TARGET (pixie|dnsmasq), PROFILE (perf|sched|strace), PERF_DATA
+# Env: TARGET (pixie|dnsmasq), PROFILE (perf|sched|strace), MACS (perfdhcp -R), PERF_DATA
 # (default /tmp/pixie-dhcp.perf), PIXIE_BIN, PIXIE_LOG_LEVEL; GOGC and
 # GOMAXPROCS pass through to pixie.
 source "$(dirname "$0")/lib.sh"
@@ -58,7 +58,7 @@ fi
 hex60=$(printf 'PXEClient:Arch:00000:UNDI:002001' | xxd -p | tr -d '\n')
 PXEOPTS=(-o "60,$hex60" -o "93,0000" -o "97,00$(printf '%032x' 20261127)")
 perf_run() { # RATE SECS OUT
-	in_ns "$NS_CLI" timeout $(($2 + 15)) perfdhcp -4 -i -l "$CLI_IP" -L 67 -R 1000 -r "$1" -p "$2" \
+	in_ns "$NS_CLI" timeout $(($2 + 15)) perfdhcp -4 -i -l "$CLI_IP" -L 67 -R "${MACS:-1000}" -r "$1" -p "$2" \
 		"${PXEOPTS[@]}" "$SERVER_IP" >"$3" 2>&1 || true
 }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
