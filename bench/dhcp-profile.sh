@@ -38,18 +38,7 @@ if [ "$TARGET" = pixie ]; then
 	start_pixie "$WORK/data"
 	SERVER_PID=$PIXIE_PID SERVER_IP=$PIX_IP SERVER_NS=$NS_PIX
 else
-	cat >"$WORK/dnsmasq.conf" <<EOC
-port=0
-interface=eth0
-bind-interfaces
-dhcp-range=$SUBNET_PREFIX.0,proxy
-log-facility=$WORK/dnsmasq.log
-dhcp-userclass=set:ipxe,iPXE
-dhcp-boot=tag:!ipxe,undionly.kpxe
-pxe-service=tag:!ipxe,x86PC,"PXE chainload to iPXE",undionly.kpxe
-dhcp-boot=tag:ipxe,http://$REF_IP:8080/boot.ipxe
-pxe-service=tag:ipxe,x86PC,"Run iPXE boot",http://$REF_IP:8080/boot.ipxe
-EOC
+	guide_dnsmasq_conf "$WORK/dnsmasq.conf"
 	bg "$NS_REF" "$WORK/dnsmasq.out" dnsmasq -k -C "$WORK/dnsmasq.conf" --pid-file="$WORK/dnsmasq.pid"
 	SERVER_PID=$LAST_PID SERVER_IP=$REF_IP SERVER_NS=$NS_REF
 	sleep 0.5

@@ -45,18 +45,7 @@ start_pixie "$WORK/data"
 
 # The guide's dnsmasq.conf (proxy mode, BIOS chainload to iPXE, iPXE to HTTP),
 # with DNS off and its log in a file.
-cat >"$WORK/dnsmasq.conf" <<EOF
-port=0
-interface=eth0
-bind-interfaces
-dhcp-range=$SUBNET_PREFIX.0,proxy
-log-facility=$WORK/dnsmasq.log
-dhcp-userclass=set:ipxe,iPXE
-dhcp-boot=tag:!ipxe,undionly.kpxe
-pxe-service=tag:!ipxe,x86PC,"PXE chainload to iPXE",undionly.kpxe
-dhcp-boot=tag:ipxe,http://$REF_IP:8080/boot.ipxe
-pxe-service=tag:ipxe,x86PC,"Run iPXE boot",http://$REF_IP:8080/boot.ipxe
-EOF
+guide_dnsmasq_conf "$WORK/dnsmasq.conf"
 bg "$NS_REF" "$WORK/dnsmasq.out" dnsmasq -k -C "$WORK/dnsmasq.conf" --pid-file="$WORK/dnsmasq.pid"
 DNSMASQ_PID=$LAST_PID
 sleep 0.5

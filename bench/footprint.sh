@@ -23,20 +23,7 @@ PIXIE=$(pixie_bin)
 PXLOAD=$(helper_bin)
 setup_net
 
-cat >"$WORK/dnsmasq.conf" <<EOF
-port=0
-interface=eth0
-bind-interfaces
-dhcp-range=$SUBNET_PREFIX.0,proxy
-log-facility=$WORK/dnsmasq.log
-enable-tftp
-tftp-root=$WORK/tftp
-dhcp-userclass=set:ipxe,iPXE
-dhcp-boot=tag:!ipxe,undionly.kpxe
-pxe-service=tag:!ipxe,x86PC,"PXE chainload to iPXE",undionly.kpxe
-dhcp-boot=tag:ipxe,http://$REF_IP:8080/boot.ipxe
-pxe-service=tag:ipxe,x86PC,"Run iPXE boot",http://$REF_IP:8080/boot.ipxe
-EOF
+guide_dnsmasq_conf "$WORK/dnsmasq.conf" enable-tftp "tftp-root=$WORK/tftp"
 mkdir -p "$WORK/tftp" "$WORK/data"
 
 now_ns() { date +%s%N; }

@@ -176,6 +176,27 @@ wait_http() {
 	return 1
 }
 
+# guide_dnsmasq_conf FILE [LINE...]: the guide's dnsmasq.conf (proxy mode,
+# BIOS chainload to iPXE, iPXE to HTTP on the reference server), with DNS off,
+# its log in $WORK/dnsmasq.log, and any extra LINEs (e.g. enable-tftp).
+guide_dnsmasq_conf() {
+	local f=$1 l
+	shift
+	{
+		echo "port=0"
+		echo "interface=eth0"
+		echo "bind-interfaces"
+		echo "dhcp-range=$SUBNET_PREFIX.0,proxy"
+		echo "log-facility=$WORK/dnsmasq.log"
+		for l in "$@"; do echo "$l"; done
+		echo "dhcp-userclass=set:ipxe,iPXE"
+		echo "dhcp-boot=tag:!ipxe,undionly.kpxe"
+		echo 'pxe-service=tag:!ipxe,x86PC,"PXE chainload to iPXE",undionly.kpxe'
+		echo "dhcp-boot=tag:ipxe,http://$REF_IP:8080/boot.ipxe"
+		echo "pxe-service=tag:ipxe,x86PC,\"Run iPXE boot\",http://$REF_IP:8080/boot.ipxe"
+	} >"$f"
+}
+
 # median of numbers on stdin
 median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) {print "nan"; exit} if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
