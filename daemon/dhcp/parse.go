@@ -26,24 +26,24 @@ func parsePacket(q []byte) (*dhcpv4.DHCPv4, error) {
 	if len(q) < header+4 || !bytes.Equal(q[header:header+4], []byte{99, 130, 83, 99}) {
 		return dhcpv4.FromBytes(q)
 	}
-	// Check the options first: any oddity goes to the library.
+	// Find the options first: any oddity goes to the library. A packet has
+	// a few dozen at most; more than fit here go to the library too.
 	opts := q[header+4:]
+	var spans [64]optionSpan
 	count, end := 0, false
-	for i := 0; i < len(opts); {
-		code := opts[i]
-		if code == 0 {
+	for i := 0; i < len(opts) && !end; {
+		switch code := opts[i]; {
+		case code == 0:
 			i++
-			continue
-		}
-		if code == 255 {
+		case code == 255:
 			end = true
-			break
-		}
-		if i+1 >= len(opts) || i+2+int(opts[i+1]) > len(opts) {
+		case i+1 >= len(opts) || i+2+int(opts[i+1]) > len(opts) || count == len(spans):
 			return dhcpv4.FromBytes(q)
+		default:
+			spans[count] = optionSpan{code: code, start: i + 2, end: i + 2 + int(opts[i+1])}
+			count++
+			i = spans[count-1].end
 		}
-		count++
-		i += 2 + int(opts[i+1])
 	}
 	if !end {
 		return dhcpv4.FromBytes(q)
@@ -75,27 +75,23 @@ func parsePacket(q []byte) (*dhcpv4.DHCPv4, error) {
 	// over the next.
 	own := bytes.Clone(opts)
 	p.Options = make(dhcpv4.Options, count)
-	for i := 0; i < len(own); {
-		code := own[i]
-		if code == 0 {
-			i++
-			continue
-		}
-		if code == 255 {
-			break
-		}
-		n := int(own[i+1])
-		v := own[i+2 : i+2+n : i+2+n]
-		if prev, ok := p.Options[code]; ok {
+	for _, sp := range spans[:count] {
+		v := own[sp.start:sp.end:sp.end]
+		if prev, ok := p.Options[sp.code]; ok {
 			// RFC 3396: repeated instances are one value, concatenated.
 			v = append(prev[:len(prev):len(prev)], v...)
-		} else if n == 0 {
+		} else if len(v) == 0 {
 			v = nil // as the library: present, with a nil value
 		}
-		p.Options[code] = v
-		i += 2 + n
+		p.Options[sp.code] = v
 	}
 	return p, nil
+}
+
+// optionSpan is where one option's value lies in the options area.
+type optionSpan struct {
+	code       uint8
+	start, end int
 }
 
 // cString is a fixed-size field's text up to its first NUL.
