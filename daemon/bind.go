@@ -17,6 +17,7 @@ import (
 	"github.com/pixie-boot/pixie/daemon/dhcp"
 	"github.com/pixie-boot/pixie/daemon/events"
 	"github.com/pixie-boot/pixie/daemon/firmware"
+	"github.com/pixie-boot/pixie/daemon/httpboot"
 	"github.com/pixie-boot/pixie/daemon/neighbors"
 	"github.com/pixie-boot/pixie/daemon/netif"
 	"github.com/pixie-boot/pixie/daemon/tftp"
@@ -133,7 +134,7 @@ func (b *binder) bind(choice netif.Choice) (*bootServers, error) {
 		}),
 		tftpConn: tftpConn,
 		httpLn:   httpLn,
-		http:     &http.Server{Handler: b.handler, ReadHeaderTimeout: 10 * time.Second},
+		http:     &http.Server{Handler: b.handler, ReadHeaderTimeout: 10 * time.Second, ConnContext: httpboot.ConnContext},
 	}, nil
 }
 

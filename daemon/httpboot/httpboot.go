@@ -321,7 +321,9 @@ func (s *Server) serveAsset(w http.ResponseWriter, r *http.Request) {
 	}
 	start := time.Now()
 	cw := &countingWriter{ResponseWriter: w, status: http.StatusOK}
+	uncork := corkRequest(r.Context())
 	http.ServeContent(cw, r, fi.Name(), fi.ModTime(), f)
+	uncork()
 	stage := events.Stage(r.URL.Query().Get("stage"))
 	if stage != events.StageKernel && stage != events.StageInitrd && stage != events.StageRootfs {
 		stage = ""

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -47,6 +48,9 @@ type fixture struct {
 	rec      *recorded
 	counters *events.Counters
 	assets   string
+	// onIdle, if set, is called with the server's side of a connection
+	// each time a response on it is done.
+	onIdle func(net.Conn)
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -73,7 +77,14 @@ func newFixture(t *testing.T) *fixture {
 		Events:   f.rec,
 		Counters: f.counters,
 	})
-	ts := httptest.NewServer(srv.Handler())
+	ts := httptest.NewUnstartedServer(srv.Handler())
+	ts.Config.ConnContext = ConnContext // as the daemon's server does
+	ts.Config.ConnState = func(c net.Conn, state http.ConnState) {
+		if state == http.StateIdle && f.onIdle != nil {
+			f.onIdle(c)
+		}
+	}
+	ts.Start()
 	t.Cleanup(ts.Close)
 	base = ts.URL
 	f.url = ts.URL
