@@ -215,6 +215,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	// wake-up (measured: more CPU per answer, not more answers).
 	g.Go(func() error { return s.readLoop(gctx, dhcpConn, ServiceDHCP) })
 	g.Go(func() error { return s.readLoop(gctx, pxeConn, ServicePXE) })
+	g.Go(func() error { s.watchDrops(gctx, dropCheckInterval, dhcpConn, pxeConn); return nil })
 	return g.Wait()
 }
 
@@ -303,6 +304,9 @@ func (s *Server) sendAll(ctx context.Context, bc batchConn, answers []pendingRep
 		}
 	}
 }
+
+// dropCheckInterval is how often the kernel's drop count is read.
+const dropCheckInterval = 5 * time.Second
 
 // readBatch is how many packets one read may return; maxPacket is the
 // largest DHCP packet read whole (RFC 2131's minimum is 576 bytes; options

@@ -295,6 +295,13 @@ func (c *Counters) Inc(name string) {
 	c.mu.Unlock()
 }
 
+// Add adds n to the named counter.
+func (c *Counters) Add(name string, n uint64) {
+	c.mu.Lock()
+	c.m[name] += n
+	c.mu.Unlock()
+}
+
 // Snapshot returns a copy of all counters.
 func (c *Counters) Snapshot() map[string]uint64 {
 	c.mu.Lock()
