@@ -190,6 +190,21 @@ func TestFloodNonPXE(t *testing.T) {
 	if ignored < uint64(sent)/2 {
 		t.Errorf("pixie counted %d ignored packets (not-pxe + request-not-for-us) of %d sent", ignored, sent)
 	}
+	// Every packet of the flood is accounted for: read by pixie, or
+	// dropped by the kernel on pixie's full socket and reported in
+	// dhcp.dropped.kernel (read every 5 s, so wait for it).
+	accounted := func(c map[string]uint64) (read, kernel uint64) {
+		return c["dhcp.received"] - c0["dhcp.received"], c["dhcp.dropped.kernel"] - c0["dhcp.dropped.kernel"]
+	}
+	read, kernel := accounted(c1)
+	for deadline := time.Now().Add(8 * time.Second); read+kernel < uint64(sent) && time.Now().Before(deadline); {
+		time.Sleep(500 * time.Millisecond)
+		read, kernel = accounted(floodCounters(t, ctx, env))
+	}
+	t.Logf("flood packets: %d sent, %d read by pixie (probes included), %d dropped by the kernel", sent, read, kernel)
+	if read+kernel < uint64(sent) {
+		t.Errorf("%d flood packets sent, but pixie read %d and the kernel reports %d dropped: %d unaccounted for", sent, read, kernel, uint64(sent)-read-kernel)
+	}
 	answered := c1["dhcp.sent.dhcp-offer"] - c0["dhcp.sent.dhcp-offer"]
 	if want := uint64(d.n + d.resent); answered > want {
 		t.Errorf("pixie sent %d offers during the flood; only the PXE client's %d DISCOVERs deserve one", answered, want)
