@@ -439,7 +439,11 @@ func TestTransferBreaksOff(t *testing.T) {
 	}
 	c.WriteToUDP([]byte{0, 4, 0, 1}, from) // ACK block 1, then silence
 	e.waitCounter(t, counterFailed, 1)
-	evs := e.events.all()
+	// The event is recorded just after the counter grows.
+	var evs []events.Event
+	for deadline := time.Now().Add(5 * time.Second); len(evs) == 0 && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		evs = e.events.all()
+	}
 	if len(evs) != 1 || evs[0].Stage != events.StageError || evs[0].MAC != testMAC || !strings.Contains(evs[0].Detail, "ipxe.efi broke off after") {
 		t.Errorf("events %+v", evs)
 	}
