@@ -226,6 +226,20 @@ func (e *env) waitCounter(t *testing.T, name string, want uint64) {
 	}
 }
 
+// waitEvents waits until at least n events were recorded and returns them:
+// the server counts a transfer's end just before it records its event.
+func (e *env) waitEvents(t *testing.T, n int) []events.Event {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		evs := e.events.all()
+		if len(evs) >= n || time.Now().After(deadline) {
+			return evs
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func (e *env) client(t *testing.T, blksize int, tsize bool) *tftp.Client {
 	t.Helper()
 	c, err := tftp.NewClient(e.addr)
@@ -295,7 +309,7 @@ func TestDownload(t *testing.T) {
 		})
 	}
 
-	evs := e.events.all()
+	evs := e.waitEvents(t, len(tests))
 	if len(evs) != len(tests) {
 		t.Fatalf("%d events, want %d: %+v", len(evs), len(tests), evs)
 	}
@@ -398,7 +412,7 @@ func TestTsizeProbe(t *testing.T) {
 	if c2[counterFailed] != 0 || c2[counterRefused] != 0 {
 		t.Errorf("probe counted as failure: %v", c2)
 	}
-	if evs := e.events.all(); len(evs) != 1 || evs[0].Stage != events.StageTFTP {
+	if evs := e.waitEvents(t, 1); len(evs) != 1 || evs[0].Stage != events.StageTFTP {
 		t.Errorf("events %+v; want only the completed download", evs)
 	}
 	probe := e.logs.find("TFTP size probe ended by client")
@@ -439,11 +453,7 @@ func TestTransferBreaksOff(t *testing.T) {
 	}
 	c.WriteToUDP([]byte{0, 4, 0, 1}, from) // ACK block 1, then silence
 	e.waitCounter(t, counterFailed, 1)
-	// The event is recorded just after the counter grows.
-	var evs []events.Event
-	for deadline := time.Now().Add(5 * time.Second); len(evs) == 0 && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
-		evs = e.events.all()
-	}
+	evs := e.waitEvents(t, 1)
 	if len(evs) != 1 || evs[0].Stage != events.StageError || evs[0].MAC != testMAC || !strings.Contains(evs[0].Detail, "ipxe.efi broke off after") {
 		t.Errorf("events %+v", evs)
 	}
@@ -677,7 +687,7 @@ func TestRealFirmware(t *testing.T) {
 		t.Fatalf("got %d bytes (tsize %d), want %d", len(got), size, len(want))
 	}
 	e.waitCounter(t, counterSent, 1)
-	ev := e.events.all()[0]
+	ev := e.waitEvents(t, 1)[0]
 	if wantDetail := fmt.Sprintf("ipxe.efi %d bytes from /usr/lib/ipxe", len(want)); ev.Detail != wantDetail {
 		t.Errorf("event detail %q, want %q", ev.Detail, wantDetail)
 	}
