@@ -133,26 +133,27 @@ rend() { # PATH CONNS -> req/s (pixie, rotating over all MACs)
 	grep -q "Non-2xx" "$out" && { cat "$out" >&2; die "pixie answered non-2xx on $1"; }
 	awk '/^Requests\/sec:/ {print $2}' "$out"
 }
-for run in $(seq "$RUNS"); do
-	for c in 1 20; do
-		v=$(rend /ipxe "$c"); R[pixie.ipxe.$c]+="$v "
-		read -r v _ < <(wrkrun "$c" "http://$REF_IP:8080/static/script.ipxe"); R[nginx.ipxe.$c]+="$v "
-		log "  run $run /ipxe c=$c: pixie ${R[pixie.ipxe.$c]} nginx static ${R[nginx.ipxe.$c]}"
+# rend_runs PATH KEY STATIC: RUNS runs of pixie's PATH against nginx serving
+# the static copy STATIC, 1 and 20 connections, into R[pixie.KEY.c] and
+# R[nginx.KEY.c].
+rend_runs() {
+	local path=$1 key=$2 static=$3 run c v
+	for run in $(seq "$RUNS"); do
+		for c in 1 20; do
+			v=$(rend "$path" "$c"); R[pixie.$key.$c]+="$v "
+			read -r v _ < <(wrkrun "$c" "http://$REF_IP:8080/static/$static"); R[nginx.$key.$c]+="$v "
+			log "  run $run $path c=$c: pixie ${R[pixie.$key.$c]} nginx static ${R[nginx.$key.$c]}"
+		done
 	done
-done
+}
+rend_runs /ipxe ipxe script.ipxe
 
 # /ignition: restart pixie without tokens (same database)
 stop_pid "$PIXIE_PID"
 start_pixie "$DATA" --no-ignition-tokens
 in_ns "$NS_CLI" curl -sf -o "$WORK/static/ignition.json" "http://$PIX_IP:8080/ignition?mac=$mac1" || die "pixie /ignition failed"
 ign_bytes=$(stat -c %s "$WORK/static/ignition.json")
-for run in $(seq "$RUNS"); do
-	for c in 1 20; do
-		v=$(rend /ignition "$c"); R[pixie.ign.$c]+="$v "
-		read -r v _ < <(wrkrun "$c" "http://$REF_IP:8080/static/ignition.json"); R[nginx.ign.$c]+="$v "
-		log "  run $run /ignition c=$c: pixie ${R[pixie.ign.$c]} nginx static ${R[nginx.ign.$c]}"
-	done
-done
+rend_runs /ignition ign ignition.json
 
 nv=$(nginx -v 2>&1 | sed 's/.*nginx\///')
 table=$(

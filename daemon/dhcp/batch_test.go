@@ -21,16 +21,7 @@ import (
 // read with their sources, an oversized one flagged, and a batch written
 // back in one call with a bad destination refused in place.
 func TestBatchConnLoopback(t *testing.T) {
-	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	client, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	conn, client := listenLoopback(t), listenLoopback(t)
 	bc, err := newBatchConn(conn)
 	if err != nil {
 		t.Fatal(err)
@@ -114,12 +105,7 @@ func (f *failingConn) write(out []outgoing) (int, error) {
 }
 
 func TestSendAllSkipsARefusedDatagram(t *testing.T) {
-	counters := events.NewCounters()
-	s, err := New(Config{ServerIP: netip.MustParseAddr("10.0.0.2"), HTTPPort: 8080, ListenAddr: netip.MustParseAddr("127.0.0.1")},
-		Deps{Log: slog.New(slog.DiscardHandler), Counters: counters, Firmware: firmwareSet{}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, counters := unstartedServer(t)
 	var answers []pendingReply
 	var out []outgoing
 	for i, port := range []int{68, 9, 68, 68} {
@@ -136,5 +122,40 @@ func TestSendAllSkipsARefusedDatagram(t *testing.T) {
 	snap := counters.Snapshot()
 	if snap["dhcp.sent.dhcp-offer"] != 3 || snap["dhcp.send-failed"] != 1 {
 		t.Errorf("counters %v: want 3 offers sent and 1 send failure", snap)
+	}
+}
+
+// listenLoopback opens a UDP socket on 127.0.0.1, closed when t ends.
+func listenLoopback(t *testing.T) *net.UDPConn {
+	t.Helper()
+	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// unstartedServer is a Server for tests that drive its parts directly,
+// with its counters.
+func unstartedServer(t *testing.T) (*Server, *events.Counters) {
+	t.Helper()
+	counters := events.NewCounters()
+	s, err := New(Config{ServerIP: netip.MustParseAddr("10.0.0.2"), HTTPPort: 8080, ListenAddr: netip.MustParseAddr("127.0.0.1")},
+		Deps{Log: slog.New(slog.DiscardHandler), Counters: counters, Firmware: firmwareSet{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, counters
+}
+
+// sentCounter's constants are the names the general form gives.
+func TestSentCounter(t *testing.T) {
+	for _, svc := range []Service{ServiceDHCP, ServicePXE} {
+		for _, reply := range []dhcpv4.MessageType{dhcpv4.MessageTypeOffer, dhcpv4.MessageTypeAck, dhcpv4.MessageTypeNak} {
+			if got, want := sentCounter(svc, reply), "dhcp.sent."+svc.String()+"-"+verb(reply); got != want {
+				t.Errorf("sentCounter(%s, %s) = %q, want %q", svc, reply, got, want)
+			}
+		}
 	}
 }

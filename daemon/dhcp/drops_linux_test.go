@@ -2,23 +2,15 @@ package dhcp
 
 import (
 	"context"
-	"log/slog"
 	"net"
-	"net/netip"
 	"testing"
 	"time"
-
-	"github.com/pixie-boot/pixie/daemon/events"
 )
 
 // A socket nobody reads, with a small buffer, filled past it: the kernel
 // counts the drops and socketDrops reads them.
 func TestSocketDropsCountsAFullBuffer(t *testing.T) {
-	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := listenLoopback(t)
 	conn.SetReadBuffer(4096) // the kernel's minimum, a few datagrams
 	if n, ok := socketDrops(conn); !ok || n != 0 {
 		t.Fatalf("before: drops %d, ok %v; want 0, true", n, ok)
@@ -44,17 +36,8 @@ func TestSocketDropsCountsAFullBuffer(t *testing.T) {
 
 // The watcher puts the kernel's drops into the counters.
 func TestWatchDropsCounts(t *testing.T) {
-	counters := events.NewCounters()
-	s, err := New(Config{ServerIP: netip.MustParseAddr("10.0.0.2"), HTTPPort: 8080, ListenAddr: netip.MustParseAddr("127.0.0.1")},
-		Deps{Log: slog.New(slog.DiscardHandler), Counters: counters, Firmware: firmwareSet{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	s, counters := unstartedServer(t)
+	conn := listenLoopback(t)
 	conn.SetReadBuffer(4096)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -71,6 +54,9 @@ func TestWatchDropsCounts(t *testing.T) {
 		sender.Write(make([]byte, 1000))
 	}
 	want, _ := socketDrops(conn)
+	if want == 0 {
+		t.Fatal("the kernel dropped nothing: the test did not fill the buffer")
+	}
 	waitFor(t, "the kernel's drops in dhcp.dropped.kernel", func() bool {
 		return counters.Snapshot()["dhcp.dropped.kernel"] == want
 	})

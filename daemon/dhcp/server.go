@@ -294,7 +294,7 @@ func (s *Server) sendAll(ctx context.Context, bc batchConn, answers []pendingRep
 	for done := 0; done < len(out); {
 		sent, err := bc.write(out[done:])
 		for _, a := range answers[done : done+sent] {
-			s.counters.Inc("dhcp.sent." + a.log.svc.String() + "-" + verb(a.d.Reply)) // e.g. dhcp.sent.pxe-ack
+			s.counters.Inc(sentCounter(a.log.svc, a.d.Reply))
 		}
 		done += sent
 		if done < len(out) {
@@ -303,6 +303,21 @@ func (s *Server) sendAll(ctx context.Context, bc batchConn, answers []pendingRep
 			done++
 		}
 	}
+}
+
+// sentCounter names the counter of answers sent, e.g. dhcp.sent.pxe-ack:
+// constants for the answers pixie gives, so the per-packet path builds no
+// string.
+func sentCounter(svc Service, reply dhcpv4.MessageType) string {
+	switch {
+	case svc == ServiceDHCP && reply == dhcpv4.MessageTypeOffer:
+		return "dhcp.sent.dhcp-offer"
+	case svc == ServiceDHCP && reply == dhcpv4.MessageTypeAck:
+		return "dhcp.sent.dhcp-ack"
+	case svc == ServicePXE && reply == dhcpv4.MessageTypeAck:
+		return "dhcp.sent.pxe-ack"
+	}
+	return "dhcp.sent." + svc.String() + "-" + verb(reply)
 }
 
 // dropCheckInterval is how often the kernel's drop count is read.

@@ -156,14 +156,7 @@ func startPixieLAN(t *testing.T, opts pixieOptions) *pixieLAN {
 			p.dump(t)
 		}
 	})
-	args := []string{"serve",
-		"--interface", testnet.Iface,
-		"--address", testnet.ServerIP,
-		"--data-dir", p.DataDir,
-		"--http-port", httpPort,
-		"--socket", p.Socket,
-		"--log-level", "debug",
-	}
+	args := p.serveArgs()
 	if opts.FollowInterface {
 		args = slices.Delete(args, 3, 5)
 	}

@@ -53,6 +53,19 @@ type argsData struct {
 	Vars        map[string]string
 }
 
+// newArgsData is what kernel-argument and phone-home templates see for
+// one machine's boot.
+func newArgsData(plan store.BootPlan, r Request) argsData {
+	return argsData{
+		ServerURL:   r.ServerURL,
+		IgnitionURL: ignitionURL(r),
+		MAC:         r.MAC,
+		Hostname:    hostnameFor(plan, r),
+		Profile:     plan.Profile.Name,
+		Vars:        planVars(plan),
+	}
+}
+
 // ignitionURL is the address the booted OS fetches its config from.
 func ignitionURL(r Request) string {
 	return r.ServerURL + "/ignition?mac=" + macParam(r.MAC) + archParam(r) + tokenParam(r.Token)
@@ -141,14 +154,7 @@ func KernelArgs(plan store.BootPlan, r Request) (string, error) {
 		return "", fmt.Errorf("profile %s: kernel arguments template: %w", plan.Profile.Name, err)
 	}
 	var b bytes.Buffer
-	err = t.Execute(&b, argsData{
-		ServerURL:   r.ServerURL,
-		IgnitionURL: ignitionURL(r),
-		MAC:         r.MAC,
-		Hostname:    hostnameFor(plan, r),
-		Profile:     plan.Profile.Name,
-		Vars:        planVars(plan),
-	})
+	err = t.Execute(&b, newArgsData(plan, r))
 	if err != nil {
 		return "", fmt.Errorf("profile %s: kernel arguments: %w", plan.Profile.Name, err)
 	}
@@ -201,14 +207,7 @@ func profilePhoneHome(plan store.BootPlan, r Request) (string, error) {
 			return "", fmt.Errorf("profile %s: phone-home URL template: %w", plan.Profile.Name, err)
 		}
 		var b bytes.Buffer
-		if err := t.Execute(&b, argsData{
-			ServerURL:   r.ServerURL,
-			IgnitionURL: ignitionURL(r),
-			MAC:         r.MAC,
-			Hostname:    hostnameFor(plan, r),
-			Profile:     plan.Profile.Name,
-			Vars:        planVars(plan),
-		}); err != nil {
+		if err := t.Execute(&b, newArgsData(plan, r)); err != nil {
 			return "", fmt.Errorf("profile %s: phone-home URL: %w", plan.Profile.Name, err)
 		}
 		u := b.String()
