@@ -1,5 +1,7 @@
 # pixie — network boot for CoreOS-family machines.
-#   make run     build and run the daemon on this machine's LAN (needs sudo)
+#   make run     build and run the daemon on this machine's LAN, as root:
+#                directly when you are root, else through sudo (ARGS="..."
+#                adds `pixie serve` flags, e.g. ARGS="--interface eth0")
 #   make test    install test dependencies (as root) and run every test
 GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -15,8 +17,11 @@ all: build
 build:
 	$(BUILD) -o bin/pixie ./cmd/pixie
 
+# PIXIE_BIN is what runs; tests put a stub there.
+PIXIE_BIN ?= ./bin/pixie
+ARGS      ?=
 run: build
-	sudo ./bin/pixie serve
+	sh scripts/run-as-root.sh $(PIXIE_BIN) serve $(ARGS)
 
 test:
 	./packaging/dev/test-deps.sh
