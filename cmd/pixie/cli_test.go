@@ -119,8 +119,12 @@ func TestCLIMachines(t *testing.T) {
 		t.Errorf("show removed: exit %d, %q", code, errOut)
 	}
 	code, _, errOut = pixie(t, d, "", "machines", "show", "90:2b:34:14:f6")
-	if code != 2 || !strings.Contains(errOut, "invalid MAC address") || !strings.Contains(errOut, "write it like 90:2b:34:14:f6:6a") {
-		t.Errorf("bad MAC: exit %d, %q", code, errOut)
+	if code != 2 || !strings.Contains(errOut, `invalid MAC address "90:2b:34:14:f6" is not 6 bytes: it has 5, a MAC address has 6; write it like 90:2b:34:14:f6:6a`) {
+		t.Errorf("short MAC: exit %d, %q", code, errOut)
+	}
+	code, _, errOut = pixie(t, d, "", "machines", "set", "zz:zz", "--hostname", "node1")
+	if want := `"zz:zz" is not a MAC address: write it like 90:2b:34:14:f6:6a, 90-2B-34-14-F6-6A, 902b.3414.f66a or 902b3414f66a` + "\nRun 'pixie machines set --help' for usage.\n"; code != 2 || errOut != want {
+		t.Errorf("machines set zz:zz: exit %d, %q; want exit 2, %q", code, errOut, want)
 	}
 }
 

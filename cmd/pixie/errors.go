@@ -53,15 +53,14 @@ const macExample = "90:2b:34:14:f6:6a"
 // a usage error that shows how to write it.
 func parseMAC(s string) (string, error) {
 	mac, err := hwaddr.Parse(s)
-	if err != nil {
-		msg := err.Error()
-		if strings.HasPrefix(msg, "MAC address") {
-			msg = "invalid " + msg
-		}
-		if !strings.Contains(msg, "write it like") {
-			msg += ": write it like " + macExample
-		}
-		return "", usageError(errors.New(msg))
+	var he *hwaddr.Error
+	switch {
+	case err == nil:
+		return mac, nil
+	case errors.As(err, &he) && he.Problem == hwaddr.NotMAC:
+		return "", usageErrorf("%q is not a MAC address: write it like %s", s, hwaddr.Spellings)
+	case errors.As(err, &he) && he.Problem == hwaddr.Empty:
+		return "", usageError(err)
 	}
-	return mac, nil
+	return "", usageErrorf("invalid %v", err)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/pixie-boot/pixie/daemon/api"
+	"github.com/pixie-boot/pixie/daemon/hwaddr"
 )
 
 // now is a fixed instant in the local zone, so formatted times are stable.
@@ -244,7 +245,14 @@ func TestParseMAC(t *testing.T) {
 			t.Errorf("parseMAC(%q) = %v, want a usage error showing how to write it", in, err)
 		}
 	}
-	if _, err := parseMAC("90:2b:34:14:f6:6g"); !strings.HasPrefix(err.Error(), `invalid MAC address "90:2b:34:14:f6:6g"`) {
-		t.Errorf("message = %q", err)
+	for in, want := range map[string]string{
+		"90:2b:34:14:f6:6g": `invalid MAC address "90:2b:34:14:f6:6g" has "6g" as group 6: each group is two hex digits (0-9, a-f); write it like ` + hwaddr.Spellings,
+		"zz:zz":             `"zz:zz" is not a MAC address: write it like ` + hwaddr.Spellings,
+		"90:2b:34:14:f6":    `invalid MAC address "90:2b:34:14:f6" is not 6 bytes: it has 5, a MAC address has 6; write it like ` + hwaddr.Spellings,
+		"":                  "empty MAC address; write it like " + hwaddr.Spellings,
+	} {
+		if _, err := parseMAC(in); err == nil || err.Error() != want {
+			t.Errorf("parseMAC(%q) = %v\nwant %s", in, err, want)
+		}
 	}
 }
