@@ -23,7 +23,9 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,6 +45,8 @@ type Artifact struct {
 	// Keys names the OS whose embedded signing keys (DistributionKeys)
 	// verify SigURL when Puller.DistributionKeys is set.
 	Keys string
+	// hint is what a failed download's message suggests (a mirror).
+	hint string
 }
 
 // Puller downloads artifacts.
@@ -66,6 +70,24 @@ type Puller struct {
 	Attempts int
 	// RetryDelay is the pause between attempts; 0 means one second.
 	RetryDelay time.Duration
+	// Timeout bounds each wait on a server when HTTP is nil: connecting,
+	// the TLS handshake, and the answer's first byte. 0 means 60 s.
+	Timeout time.Duration
+	// Proxy chooses the proxy of each request when HTTP is nil; nil means
+	// http.ProxyFromEnvironment (HTTPS_PROXY, HTTP_PROXY, NO_PROXY).
+	Proxy func(*http.Request) (*url.URL, error)
+	// Resolver looks up host names when HTTP is nil; nil is the system's.
+	Resolver *net.Resolver
+}
+
+// DefaultTimeout is how long a Puller waits on a server by default.
+const DefaultTimeout = 60 * time.Second
+
+func (p *Puller) timeout() time.Duration {
+	if p.Timeout > 0 {
+		return p.Timeout
+	}
+	return DefaultTimeout
 }
 
 // ErrChecksum is returned when a downloaded file does not match its
@@ -138,7 +160,7 @@ func (p *Puller) Fetch(ctx context.Context, dir string, a Artifact) (downloaded 
 	var lastErr error
 	for i := 0; i < attempts; i++ {
 		if i > 0 {
-			p.logf("%s: %v; resuming (attempt %d of %d)", a.Name, lastErr, i+1, attempts)
+			p.logf("%s: %s; resuming (attempt %d of %d)", a.Name, briefly(lastErr), i+1, attempts)
 			select {
 			case <-ctx.Done():
 				return true, ctx.Err()
@@ -151,7 +173,7 @@ func (p *Puller) Fetch(ctx context.Context, dir string, a Artifact) (downloaded 
 		}
 	}
 	if lastErr != nil {
-		return true, fmt.Errorf("%s: %w", a.Name, lastErr)
+		return true, fmt.Errorf("%s: %w", a.Name, withHint(lastErr, a.hint))
 	}
 	got, err := fileSum(part, a)
 	if err != nil {
@@ -186,14 +208,20 @@ func (p *Puller) download(ctx context.Context, part string, a Artifact) error {
 	if fi, err := os.Stat(part); err == nil {
 		have = fi.Size()
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.URL, nil)
+	// A server that stops sending mid-file cancels the request after
+	// the same wait as for its first answer, so a pull never hangs.
+	reqCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	req, err := http.NewRequestWithContext(reqCtx, http.MethodGet, a.URL, nil)
 	if err != nil {
 		return permanentError{err}
 	}
 	if have > 0 {
 		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", have))
 	}
-	resp, err := p.client().Do(req)
+	resp, err := p.do(req, func(status int) bool {
+		return status == http.StatusOK || have > 0 && (status == http.StatusPartialContent || status == http.StatusRequestedRangeNotSatisfiable)
+	})
 	if err != nil {
 		return err
 	}
@@ -209,36 +237,47 @@ func (p *Puller) download(ctx context.Context, part string, a Artifact) error {
 		p.logf("%s: resuming at %d bytes", a.Name, have)
 	case resp.StatusCode == http.StatusRequestedRangeNotSatisfiable && have > 0:
 		return nil // the part file already holds everything; the checksum decides
-	case resp.StatusCode == http.StatusOK:
+	default: // 200
 		flags |= os.O_TRUNC
 		have = 0
-	case resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusGone:
-		return permanentError{fmt.Errorf("GET %s: %s", a.URL, resp.Status)}
-	default:
-		return fmt.Errorf("GET %s: %s", a.URL, resp.Status)
 	}
 	f, err := os.OpenFile(part, flags, 0o644)
 	if err != nil {
 		return permanentError{err}
 	}
-	var w io.Writer = f
+	fw := &fileWriter{f: f}
+	var w io.Writer = fw
 	var bar ProgressBar
 	if p.Progress != nil {
 		bar = p.Progress.Start(a.Name, total, have)
-		w = io.MultiWriter(f, bar)
+		w = io.MultiWriter(fw, bar)
 	}
-	n, copyErr := io.Copy(w, resp.Body)
+	wait := p.timeout()
+	stall := time.AfterFunc(wait, func() { cancel(errStalled) })
+	n, copyErr := io.Copy(w, &stallReader{r: resp.Body, t: stall, wait: wait})
+	stall.Stop()
 	if bar != nil {
 		bar.Finish(copyErr)
 	}
-	if err := f.Sync(); err != nil && copyErr == nil {
-		copyErr = err
+	if err := f.Sync(); err != nil && fw.err == nil {
+		fw.err = err
 	}
-	if err := f.Close(); err != nil && copyErr == nil {
-		copyErr = err
+	if err := f.Close(); err != nil && fw.err == nil {
+		fw.err = err
 	}
-	if copyErr != nil {
-		return fmt.Errorf("connection lost after %d bytes: %w", have+n, copyErr)
+	switch {
+	case fw.err != nil:
+		return permanentError{fmt.Errorf("write %s: %w", part, fw.err)}
+	case context.Cause(reqCtx) == errStalled && ctx.Err() == nil:
+		return &FetchError{URL: a.URL, Reason: Timeout, Host: req.URL.Host, Wait: wait,
+			Err: fmt.Errorf("nothing received for %s after %d bytes", wait, have+n)}
+	case copyErr != nil:
+		err := classify(ctx, a.URL, nil, wait, copyErr)
+		var fe *FetchError
+		if errors.As(err, &fe) && fe.Reason == ConnectionLost {
+			fe.Err = fmt.Errorf("after %d bytes: %w", have+n, copyErr)
+		}
+		return err
 	}
 	if resp.ContentLength >= 0 && n < resp.ContentLength {
 		return fmt.Errorf("short download: %d of %d bytes", have+n, total)
@@ -246,11 +285,78 @@ func (p *Puller) download(ctx context.Context, part string, a Artifact) error {
 	return nil
 }
 
+// errStalled is the cause of a download cancelled because the server
+// stopped sending.
+var errStalled = errors.New("the server stopped sending")
+
+// stallReader pushes the stall timer back on every read that returns data.
+type stallReader struct {
+	r    io.Reader
+	t    *time.Timer
+	wait time.Duration
+}
+
+func (s *stallReader) Read(b []byte) (int, error) {
+	n, err := s.r.Read(b)
+	if n > 0 {
+		s.t.Reset(s.wait)
+	}
+	return n, err
+}
+
+// fileWriter remembers a write error, so a full disk is told apart from a
+// broken connection.
+type fileWriter struct {
+	f   *os.File
+	err error
+}
+
+func (w *fileWriter) Write(b []byte) (int, error) {
+	n, err := w.f.Write(b)
+	if err != nil {
+		w.err = err
+	}
+	return n, err
+}
+
 func (p *Puller) client() *http.Client {
 	if p.HTTP != nil {
 		return p.HTTP
 	}
-	return &http.Client{Timeout: 0, Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, ResponseHeaderTimeout: 60 * time.Second}}
+	proxy := p.Proxy
+	if proxy == nil {
+		proxy = http.ProxyFromEnvironment
+	}
+	wait := p.timeout()
+	dialer := &net.Dialer{Timeout: wait, KeepAlive: 30 * time.Second, Resolver: p.Resolver}
+	// No overall Timeout: a large file may take long; each wait is bounded.
+	return &http.Client{Transport: &http.Transport{
+		Proxy:                 proxy,
+		DialContext:           dialer.DialContext,
+		TLSHandshakeTimeout:   wait,
+		ResponseHeaderTimeout: wait,
+		IdleConnTimeout:       30 * time.Second,
+		ForceAttemptHTTP2:     true,
+	}}
+}
+
+// do sends req and turns a failure, or an answer in wantStatus's absence,
+// into a *FetchError that says what pixie tried to reach and why it failed.
+func (p *Puller) do(req *http.Request, ok func(status int) bool) (*http.Response, error) {
+	hc := p.client()
+	var proxy *url.URL
+	if tr, isTr := hc.Transport.(*http.Transport); isTr && tr.Proxy != nil {
+		proxy, _ = tr.Proxy(req)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, classify(req.Context(), req.URL.String(), proxy, p.timeout(), err)
+	}
+	if !ok(resp.StatusCode) {
+		resp.Body.Close()
+		return nil, statusError(req.URL.String(), proxy, resp)
+	}
+	return resp, nil
 }
 
 // keyring is what verifies a's signature, and says where its keys come
@@ -286,7 +392,7 @@ func (p *Puller) verifySignature(ctx context.Context, path string, a Artifact) e
 	}
 	sig, err := p.get(ctx, a.SigURL, 1<<20)
 	if err != nil {
-		return fmt.Errorf("%s: fetch signature: %w", a.Name, err)
+		return fmt.Errorf("%s: fetch signature: %w", a.Name, withHint(err, a.hint))
 	}
 	f, err := os.Open(path)
 	if err != nil {
@@ -320,17 +426,14 @@ func (p *Puller) get(ctx context.Context, url string, limit int64) ([]byte, erro
 	if err != nil {
 		return nil, err
 	}
-	resp, err := p.client().Do(req)
+	resp, err := p.do(req, func(status int) bool { return status == http.StatusOK })
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
-	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", url, err)
+		return nil, classify(ctx, url, nil, p.timeout(), err)
 	}
 	if int64(len(b)) > limit {
 		return nil, fmt.Errorf("GET %s: larger than %d bytes", url, limit)

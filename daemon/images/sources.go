@@ -57,7 +57,8 @@ func checkSeg(what, s string) error {
 	return nil
 }
 
-// Resolve reads the release metadata and returns the plan.
+// Resolve reads the release metadata and returns the plan. A download
+// failure is a *FetchError whose hint says how to use a mirror.
 func (p *Puller) Resolve(ctx context.Context, r Request) (Plan, error) {
 	switch r.OS {
 	case "fedora-coreos":
@@ -108,7 +109,7 @@ func (p *Puller) resolveFCOS(ctx context.Context, r Request) (Plan, error) {
 	metaURL := mirrored(FCOSBase+"/streams/"+st+".json", FCOSBase, r.Mirror)
 	raw, err := p.get(ctx, metaURL, 16<<20)
 	if err != nil {
-		return Plan{}, fmt.Errorf("read the Fedora CoreOS stream metadata: %w", err)
+		return Plan{}, fmt.Errorf("read the Fedora CoreOS stream metadata: %w", withHint(err, mirrorHint(r)))
 	}
 	var s stream.Stream
 	if err := json.Unmarshal(raw, &s); err != nil {
@@ -140,7 +141,7 @@ func (p *Puller) resolveFCOS(ctx context.Context, r Request) (Plan, error) {
 		if err := checkSeg("artifact", name); err != nil {
 			return Plan{}, err
 		}
-		art := Artifact{Name: name, Role: x.role, URL: mirrored(x.a.Location, FCOSBase, r.Mirror), SHA256: x.a.Sha256, Keys: "fedora-coreos"}
+		art := Artifact{Name: name, Role: x.role, URL: mirrored(x.a.Location, FCOSBase, r.Mirror), SHA256: x.a.Sha256, Keys: "fedora-coreos", hint: mirrorHint(r)}
 		if x.a.Signature != "" {
 			art.SigURL = mirrored(x.a.Signature, FCOSBase, r.Mirror)
 		}
@@ -189,7 +190,7 @@ func (p *Puller) resolveFlatcar(ctx context.Context, r Request) (Plan, error) {
 	// (https://www.flatcar.org/docs/latest/installing/community-platforms/notes-for-distributors/).
 	raw, err := p.get(ctx, base+"/"+arch+"-usr/"+ver+"/version.txt", 64<<10)
 	if err != nil {
-		return Plan{}, fmt.Errorf("read Flatcar's release listing: %w", err)
+		return Plan{}, fmt.Errorf("read Flatcar's release listing: %w", withHint(err, mirrorHint(r)))
 	}
 	vars := parseEnvFile(raw)
 	release := vars["FLATCAR_VERSION"]
@@ -212,14 +213,14 @@ func (p *Puller) resolveFlatcar(ctx context.Context, r Request) (Plan, error) {
 	for _, f := range []struct{ role, name string }{{"kernel", "flatcar_production_pxe.vmlinuz"}, {"initramfs", "flatcar_production_pxe_image.cpio.gz"}} {
 		digests, err := p.get(ctx, dirURL+f.name+".DIGESTS", 64<<10)
 		if err != nil {
-			return Plan{}, fmt.Errorf("read the published checksums of %s: %w", f.name, err)
+			return Plan{}, fmt.Errorf("read the published checksums of %s: %w", f.name, withHint(err, mirrorHint(r)))
 		}
 		sums := parseDigests(digests, f.name)
 		if sums["sha256"] == "" && sums["sha512"] == "" {
 			return Plan{}, fmt.Errorf("%s.DIGESTS has no SHA256 or SHA512 sum for %s", f.name, f.name)
 		}
 		arts = append(arts, Artifact{Name: f.name, Role: f.role, URL: dirURL + f.name,
-			SHA256: sums["sha256"], SHA512: sums["sha512"], SigURL: dirURL + f.name + ".sig", Keys: "flatcar"})
+			SHA256: sums["sha256"], SHA512: sums["sha512"], SigURL: dirURL + f.name + ".sig", Keys: "flatcar", hint: mirrorHint(r)})
 		img.setRole(f.role, path.Join(img.Dir, f.name))
 	}
 	return Plan{Image: img, Artifacts: arts}, nil
@@ -287,7 +288,7 @@ func resolveGeneric(r Request) (Plan, error) {
 				return fmt.Errorf("two files named %s", name)
 			}
 		}
-		arts = append(arts, Artifact{Name: name, Role: role, URL: u, SHA256: sum})
+		arts = append(arts, Artifact{Name: name, Role: role, URL: u, SHA256: sum, hint: mirrorHint(r)})
 		img.setRole(role, path.Join(img.Dir, name))
 		return nil
 	}
