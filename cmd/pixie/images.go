@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -65,6 +66,7 @@ func newImagesPullCmd(c *cli) *cobra.Command {
 	var r images.Request
 	var channel, keyring string
 	var noSignature bool
+	var timeout time.Duration
 	var urls []string
 	cmd := &cobra.Command{
 		Use:   "pull fedora-coreos|flatcar|generic",
@@ -84,6 +86,10 @@ func newImagesPullCmd(c *cli) *cobra.Command {
 ` + images.FCOSBase + ` (streams/ and prod/), or for Flatcar a base
 holding CHANNEL/ARCH-usr/VERSION/.
 
+Downloads go through the proxy in HTTPS_PROXY (HTTP_PROXY for http://
+URLs) when set, except for the hosts in NO_PROXY. sudo drops these
+variables: keep them with sudo --preserve-env=HTTPS_PROXY,HTTP_PROXY,NO_PROXY.
+
 Signatures: Fedora CoreOS signs each artifact with the key of the Fedora
 release it is built from, Flatcar with its image signing key; pixie embeds
 those public keys (Fedora 43-47, Flatcar's 2025-2027 signing subkey) and
@@ -95,7 +101,8 @@ without the .sig files). Generic images are verified by their sha256 only.`,
   sudo pixie images pull fedora-coreos --stream testing --arch aarch64
   sudo pixie images pull flatcar --channel beta --version 4081.1.0
   sudo pixie images pull flatcar --channel lts --keyring Flatcar_Image_Signing_Key.asc
-  sudo pixie images pull fedora-coreos --mirror http://mirror.lan/fcos`,
+  sudo pixie images pull fedora-coreos --mirror http://mirror.lan/fcos
+  sudo --preserve-env=HTTPS_PROXY pixie images pull fedora-coreos`,
 		Args: exactArgs(1, "the OS to pull: fedora-coreos, flatcar or generic"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r.OS = args[0]
@@ -130,7 +137,13 @@ without the .sig files). Generic images are verified by their sha256 only.`,
 			if r.OS != "generic" && len(urls) > 0 {
 				return usageErrorf("--url is for generic images")
 			}
-			p := &images.Puller{Log: c.errOut}
+			if timeout <= 0 {
+				return usageErrorf("--timeout %s: give a positive duration, like 30s or 2m", timeout)
+			}
+			p := &images.Puller{Log: c.errOut, Timeout: timeout}
+			if c.puller != nil {
+				c.puller(p)
+			}
 			tty := false
 			if fd, ok := c.errOut.(*os.File); ok {
 				tty = term.IsTerminal(int(fd.Fd()))
@@ -155,7 +168,7 @@ without the .sig files). Generic images are verified by their sha256 only.`,
 			assets := c.assetsDir(cmd)
 			res, err := p.Pull(cmd.Context(), assets, r)
 			if err != nil {
-				return err
+				return pullError(err)
 			}
 			if c.json {
 				return printJSON(c.out, res)
@@ -178,6 +191,7 @@ without the .sig files). Generic images are verified by their sha256 only.`,
 	f.StringVar(&r.Version, "version", "current", "Flatcar `VERSION`: current or a release number")
 	f.StringVar(&r.Arch, "arch", "x86_64", "`ARCH`: x86_64 or aarch64")
 	f.StringVar(&r.Mirror, "mirror", "", "mirror base `URL` replacing the distribution's host")
+	f.DurationVar(&timeout, "timeout", images.DefaultTimeout, "how long to wait on a server (to connect, to answer, and between data mid-file) before giving up, e.g. 30s or 2m")
 	f.StringVar(&keyring, "keyring", "", "verify OpenPGP signatures with the public keys in `FILE` instead of the distribution keys pixie embeds")
 	f.BoolVar(&noSignature, "no-signature", false, "do not check the distribution's OpenPGP signatures (the published checksums are still verified)")
 	f.StringVar(&r.Name, "name", "", "generic image `NAME` (its folder under assets/generic/)")
@@ -235,4 +249,19 @@ func newImagesRmCmd(c *cli) *cobra.Command {
 			return err
 		},
 	}
+}
+
+// pullError adds what only the CLI knows to a failed download: run through
+// sudo, the proxy variables of the user's shell were dropped.
+func pullError(err error) error {
+	var fe *images.FetchError
+	if !errors.As(err, &fe) || fe.Proxy != "" || fe.Reason == images.HTTPStatus || os.Getenv("SUDO_USER") == "" {
+		return err
+	}
+	for _, v := range []string{"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"} {
+		if os.Getenv(v) != "" {
+			return err
+		}
+	}
+	return fmt.Errorf("%w. sudo does not pass the proxy variables on: if your shell sets one, run sudo --preserve-env=HTTPS_PROXY,HTTP_PROXY,NO_PROXY pixie images pull ...", err)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pixie-boot/pixie/daemon/api"
+	"github.com/pixie-boot/pixie/daemon/images"
 )
 
 // Exit codes: 1 when something failed, 2 when the command line was wrong.
@@ -31,13 +32,20 @@ type cli struct {
 	out    io.Writer
 	errOut io.Writer
 	now    func() time.Time
+	// puller, when set, adjusts the image puller (tests point its DNS and
+	// proxy at local fixtures); nil in the real binary.
+	puller func(*images.Puller)
 }
 
 // run executes the pixie command line and returns the process exit code.
 // Errors are printed as their message alone: usage is shown only for
 // command-line mistakes, never for a failure at run time.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	c := &cli{in: stdin, out: stdout, errOut: stderr, now: time.Now}
+	return (&cli{in: stdin, out: stdout, errOut: stderr, now: time.Now}).run(ctx, args)
+}
+
+func (c *cli) run(ctx context.Context, args []string) int {
+	stdin, stdout, stderr := c.in, c.out, c.errOut
 	root := newRootCmd(c)
 	root.SetArgs(args)
 	root.SetIn(stdin)
