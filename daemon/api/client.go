@@ -165,7 +165,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		return nil
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("read the pixie daemon's answer to %s %s: %w", method, path, err)
+		return fmt.Errorf("read the pixie daemon's answer to %s %s: it is not the JSON a pixie daemon sends (%w): check that %s is the pixie daemon's socket (--socket, $%s) and that the daemon is as new as this pixie", method, path, err, c.socket, SocketEnv)
 	}
 	return nil
 }
@@ -194,6 +194,9 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, fmt.Errorf("the pixie daemon on %s did not answer in time (%w): it may be stuck; see its log (`journalctl -u pixie` on Linux) or restart it with `sudo pixie restart`", c.socket, ctx.Err())
+		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
@@ -201,7 +204,7 @@ func (c *Client) send(ctx context.Context, method, path string, query url.Values
 		if errors.As(err, &op) && op.Op == "dial" {
 			return nil, dialError(c.socket, err)
 		}
-		return nil, fmt.Errorf("talk to the pixie daemon on %s: %w", c.socket, err)
+		return nil, fmt.Errorf("lost the connection to the pixie daemon on %s before it answered (%w): it may have stopped or restarted; check `pixie status`", c.socket, err)
 	}
 	if resp.StatusCode >= 300 {
 		defer resp.Body.Close()
@@ -218,6 +221,10 @@ func readError(resp *http.Response) error {
 	if json.Unmarshal(b, e) != nil || e.Message == "" {
 		e.Code = codeForStatus(resp.StatusCode)
 		e.Message = fmt.Sprintf("pixie daemon answered %s: %s", resp.Status, bytes.TrimSpace(b))
+		if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed {
+			// Not a pixie error answer: a daemon that predates this request.
+			e.Message = fmt.Sprintf("the pixie daemon does not know %s %s (it answered %s): it is older than this pixie; restart it after upgrading (`sudo pixie restart`)", resp.Request.Method, resp.Request.URL.Path, resp.Status)
+		}
 	}
 	return e
 }

@@ -8,9 +8,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 func TestDaemonNotRunning(t *testing.T) {
@@ -106,5 +108,117 @@ func TestDefaultSocketPath(t *testing.T) {
 	t.Setenv(SocketEnv, "/tmp/x.sock")
 	if got := DefaultSocketPath(); got != "/tmp/x.sock" {
 		t.Errorf("with $%s: %q", SocketEnv, got)
+	}
+}
+
+// serveUnix answers every connection on a fresh socket with handle.
+func serveUnix(t *testing.T, handle func(net.Conn)) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "pixie")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	sock := filepath.Join(dir, "s.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go handle(c)
+		}
+	}()
+	return sock
+}
+
+func TestNotASocket(t *testing.T) {
+	for _, mk := range []func(string) error{
+		func(p string) error { return os.WriteFile(p, []byte("x"), 0o644) },
+		func(p string) error { return os.Mkdir(p, 0o755) },
+	} {
+		p := filepath.Join(t.TempDir(), "pixie.sock")
+		if err := mk(p); err != nil {
+			t.Fatal(err)
+		}
+		_, err := NewClient(p).Status(context.Background())
+		var nr *NotRunningError
+		if !errors.As(err, &nr) || !nr.NotSocket || !errors.Is(err, ErrDaemonNotRunning) {
+			t.Fatalf("%s: err = %v; want a NotRunningError saying it is not a socket", p, err)
+		}
+		want := p + " is not a socket, so no pixie daemon answers there: give --socket (or $" + SocketEnv + ") the daemon's socket, " + OSSocketPath(runtime.GOOS) + " by default"
+		if err.Error() != want {
+			t.Errorf("message\n got %q\nwant %q", err, want)
+		}
+	}
+}
+
+func TestDaemonDoesNotAnswer(t *testing.T) {
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done) })
+	sock := serveUnix(t, func(c net.Conn) { <-done; c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, err := NewClient(sock).Status(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v; want one matching context.DeadlineExceeded", err)
+	}
+	want := "the pixie daemon on " + sock + " did not answer in time (context deadline exceeded): it may be stuck; see its log (`journalctl -u pixie` on Linux) or restart it with `sudo pixie restart`"
+	if err.Error() != want {
+		t.Errorf("message\n got %q\nwant %q", err, want)
+	}
+}
+
+func TestDaemonHangsUp(t *testing.T) {
+	sock := serveUnix(t, func(c net.Conn) {
+		bufio.NewReader(c).ReadString('\n')
+		c.Close()
+	})
+	_, err := NewClient(sock).Status(context.Background())
+	if err == nil || !strings.HasPrefix(err.Error(), "lost the connection to the pixie daemon on "+sock+" before it answered (") ||
+		!strings.HasSuffix(err.Error(), "): it may have stopped or restarted; check `pixie status`") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestNotAPixieDaemon(t *testing.T) {
+	sock := serveUnix(t, func(c net.Conn) {
+		defer c.Close()
+		r := bufio.NewReader(c)
+		for {
+			l, err := r.ReadString('\n')
+			if err != nil || l == "\r\n" {
+				break
+			}
+		}
+		c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello"))
+	})
+	_, err := NewClient(sock).Status(context.Background())
+	want := "read the pixie daemon's answer to GET /v1/status: it is not the JSON a pixie daemon sends (invalid character 'h' looking for beginning of value): check that " + sock +
+		" is the pixie daemon's socket (--socket, $" + SocketEnv + ") and that the daemon is as new as this pixie"
+	if err == nil || err.Error() != want {
+		t.Errorf("message\n got %v\nwant %q", err, want)
+	}
+}
+
+func TestOlderDaemon(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "s.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.NotFoundHandler()}
+	go srv.Serve(ln)
+	defer srv.Close()
+	_, err = NewClient(sock).Boots(context.Background(), 0)
+	want := "the pixie daemon does not know GET /v1/boots (it answered 404 Not Found): it is older than this pixie; restart it after upgrading (`sudo pixie restart`)"
+	if err == nil || err.Error() != want {
+		t.Errorf("message\n got %v\nwant %q", err, want)
 	}
 }

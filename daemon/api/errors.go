@@ -3,6 +3,9 @@ package api
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"runtime"
 	"syscall"
 )
 
@@ -42,9 +45,15 @@ var ErrDaemonNotRunning = errors.New("pixie daemon is not running")
 type NotRunningError struct {
 	Socket string
 	Err    error // the dial error
+	// NotSocket is set when Socket names a file or directory that is not
+	// a socket at all: --socket is wrong, not the daemon stopped.
+	NotSocket bool
 }
 
 func (e *NotRunningError) Error() string {
+	if e.NotSocket {
+		return fmt.Sprintf("%s is not a socket, so no pixie daemon answers there: give --socket (or $%s) the daemon's socket, %s by default", e.Socket, SocketEnv, OSSocketPath(runtime.GOOS))
+	}
 	why := "no socket at " + e.Socket
 	if errors.Is(e.Err, syscall.ECONNREFUSED) {
 		why = "nothing answers on " + e.Socket
@@ -72,9 +81,10 @@ func (e *PermissionError) Unwrap() error { return e.Err }
 func dialError(socket string, err error) error {
 	switch {
 	case errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.ECONNREFUSED):
-		return &NotRunningError{Socket: socket, Err: err}
+		fi, serr := os.Stat(socket)
+		return &NotRunningError{Socket: socket, Err: err, NotSocket: serr == nil && fi.Mode().Type() != fs.ModeSocket}
 	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
 		return &PermissionError{Socket: socket, Err: err}
 	}
-	return fmt.Errorf("talk to the pixie daemon on %s: %w", socket, err)
+	return fmt.Errorf("could not connect to the pixie daemon on %s (%w): check `ls -l %s` and `pixie doctor`", socket, err, socket)
 }
