@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/pixie-boot/pixie/daemon/hwaddr"
 )
@@ -21,6 +22,45 @@ func (e *usageErr) Unwrap() error { return e.err }
 func usageError(err error) error { return &usageErr{err} }
 
 func usageErrorf(format string, args ...any) error { return usageError(fmt.Errorf(format, args...)) }
+
+// worded is an error whose message replaces a library's, while errors.Is
+// and errors.As still see the original.
+type worded struct {
+	msg string
+	err error
+}
+
+func (e *worded) Error() string { return e.msg }
+func (e *worded) Unwrap() error { return e.err }
+
+// reword gives err the message format makes.
+func reword(err error, format string, args ...any) error {
+	return &worded{msg: fmt.Sprintf(format, args...), err: err}
+}
+
+// flagValueWants says, by pflag value type, what a flag's value must look
+// like.
+var flagValueWants = map[string]string{
+	"int":      "a whole number",
+	"int64":    "a whole number",
+	"bool":     "true or false, or leave the value out",
+	"duration": "a duration like 30s, 2m or 1h30m",
+}
+
+// flagError rewords pflag's "invalid argument ... strconv.ParseInt: ..."
+// as what the value must be.
+func flagError(err error) error {
+	var iv *pflag.InvalidValueError
+	if !errors.As(err, &iv) {
+		return err
+	}
+	fl := iv.GetFlag()
+	want, ok := flagValueWants[fl.Value.Type()]
+	if !ok {
+		return err
+	}
+	return fmt.Errorf("--%s %q: give %s", fl.Name, iv.GetValue(), want)
+}
 
 func isUsageError(err error) bool {
 	var ue *usageErr

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -155,20 +157,18 @@ without the .sig files). Generic images are verified by their sha256 only.`,
 			p.DistributionKeys = !noSignature
 			if keyring != "" {
 				// Read here, with the caller's permissions.
-				kf, err := os.Open(keyring)
+				b, err := readUserFile("--keyring", keyring, 16<<20)
 				if err != nil {
-					return fmt.Errorf("--keyring: %w", err)
+					return err
 				}
-				p.Keyring, err = images.ReadKeyring(kf)
-				kf.Close()
-				if err != nil {
+				if p.Keyring, err = images.ReadKeyring(bytes.NewReader(b)); err != nil {
 					return fmt.Errorf("--keyring %s: %w", keyring, err)
 				}
 			}
 			assets := c.assetsDir(cmd)
 			res, err := p.Pull(cmd.Context(), assets, r)
 			if err != nil {
-				return pullError(err)
+				return assetsError(assets, pullError(err))
 			}
 			if c.json {
 				return printJSON(c.out, res)
@@ -206,9 +206,10 @@ func newImagesListCmd(c *cli) *cobra.Command {
 		Short:   "List the pulled images",
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			imgs, err := images.List(c.assetsDir(cmd))
+			assets := c.assetsDir(cmd)
+			imgs, err := images.List(assets)
 			if err != nil {
-				return err
+				return assetsError(assets, err)
 			}
 			if c.json {
 				if imgs == nil {
@@ -242,8 +243,9 @@ func newImagesRmCmd(c *cli) *cobra.Command {
 		Short:   "Remove a pulled image (IMAGE as `pixie images list` shows it)",
 		Args:    exactArgs(1, "one image, as `pixie images list` shows it"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := images.Remove(c.assetsDir(cmd), args[0]); err != nil {
-				return err
+			assets := c.assetsDir(cmd)
+			if err := images.Remove(assets, args[0]); err != nil {
+				return assetsError(assets, err)
 			}
 			_, err := fmt.Fprintf(c.out, "image %s removed\n", args[0])
 			return err
@@ -264,4 +266,18 @@ func pullError(err error) error {
 		}
 	}
 	return fmt.Errorf("%w. sudo does not pass the proxy variables on: if your shell sets one, run sudo --preserve-env=HTTPS_PROXY,HTTP_PROXY,NO_PROXY pixie images pull ...", err)
+}
+
+// assetsError says whose the asset store is when the caller may not use
+// it: images are written as the data directory's owner.
+func assetsError(assets string, err error) error {
+	if !errors.Is(err, fs.ErrPermission) {
+		return err
+	}
+	what := assets
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		what = pe.Path
+	}
+	return reword(err, "permission denied on %s: the asset store %s belongs to the data directory's owner (usually root): run the command with sudo", what, assets)
 }

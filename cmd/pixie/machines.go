@@ -181,7 +181,7 @@ profile's kernel arguments and Ignition template as {{.Vars.NAME}}.
 				if ch.clearIgnition {
 					return usageErrorf("give --ignition or --clear-ignition, not both")
 				}
-				if ch.ignition, err = readIgnition(ch.ignitionFile, c.in); err != nil {
+				if ch.ignition, err = readIgnition("--ignition", ch.ignitionFile, c.in); err != nil {
 					return err
 				}
 			}

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"os"
 	"regexp"
 	"sort"
 	"strings"
@@ -189,7 +188,11 @@ func (pf *profileFlags) read(f *pflag.FlagSet, stdin io.Reader) (ignition string
 	if !f.Changed("ignition") {
 		return "", nil
 	}
-	return readIgnition(pf.ignition, stdin)
+	flag := "--ignition"
+	if f.Changed("butane") {
+		flag = "--butane"
+	}
+	return readIgnition(flag, pf.ignition, stdin)
 }
 
 // apply sets the fields whose flags were given; ignition is what read
@@ -228,22 +231,18 @@ func (pf *profileFlags) unset(p *api.Profile) error {
 	return nil
 }
 
-// readIgnition reads an Ignition config from a file or stdin ("-").
-func readIgnition(name string, stdin io.Reader) (string, error) {
-	var r io.Reader
+// readIgnition reads an Ignition config from the file flag names, or stdin
+// ("-").
+func readIgnition(flag, name string, stdin io.Reader) (string, error) {
+	var b []byte
+	var err error
 	if name == "-" {
-		r, name = stdin, "standard input"
-	} else {
-		f, err := os.Open(name)
-		if err != nil {
-			return "", fmt.Errorf("read the Ignition config: %w", err)
+		name = "standard input"
+		if b, err = io.ReadAll(io.LimitReader(stdin, maxIgnitionBytes+1)); err != nil {
+			return "", fmt.Errorf("read the Ignition config from standard input: %w", err)
 		}
-		defer f.Close()
-		r = f
-	}
-	b, err := io.ReadAll(io.LimitReader(r, maxIgnitionBytes+1))
-	if err != nil {
-		return "", fmt.Errorf("read the Ignition config from %s: %w", name, err)
+	} else if b, err = readUserFile(flag, name, maxIgnitionBytes); err != nil {
+		return "", err
 	}
 	if len(b) > maxIgnitionBytes {
 		return "", fmt.Errorf("the Ignition config in %s is larger than %d KiB: serve big files from the asset store and reference them from the config", name, maxIgnitionBytes>>10)

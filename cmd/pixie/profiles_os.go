@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path"
 	"slices"
 	"strings"
@@ -296,9 +295,9 @@ func notPulledErr(err error, cmd *cobra.Command) error {
 func (o *osFlags) generateConfig(kind osprofile.Kind) (string, error) {
 	var keys []string
 	for _, name := range o.sshKeys {
-		b, err := os.ReadFile(name)
+		b, err := readUserFile("--ssh-key", name, 1<<20)
 		if err != nil {
-			return "", fmt.Errorf("--ssh-key: %w", err)
+			return "", err
 		}
 		for _, l := range strings.Split(string(b), "\n") {
 			l = strings.TrimSpace(l)

@@ -90,7 +90,7 @@ with ` + "`pixie machines set`" + `.`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	})
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(flagError(err)) })
 	pf := root.PersistentFlags()
 	pf.StringVar(&c.socket, "socket", api.DefaultSocketPath(),
 		"the daemon's control socket `PATH` (or set $"+api.SocketEnv+")")

@@ -462,7 +462,9 @@ func ReadKeyring(r io.Reader) (openpgp.EntityList, error) {
 		el, err = openpgp.ReadKeyRing(bytes.NewReader(b))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("not an OpenPGP keyring: %w", err)
+		// The library's reason ("tag byte does not have MSB set") helps
+		// no one: say what the file must be.
+		return nil, errors.New("not an OpenPGP public keyring: give the distribution's signing key, armored (-----BEGIN PGP PUBLIC KEY BLOCK-----) or binary, e.g. from gpg --export --armor KEYID")
 	}
 	if len(el) == 0 {
 		return nil, errors.New("the keyring holds no keys")

@@ -281,7 +281,7 @@ func resolveGeneric(r Request) (Plan, error) {
 		}
 		sum := r.SHA256[u]
 		if len(sum) != 64 || !hexRE.MatchString(sum) {
-			return fmt.Errorf("%s: give its sha256 (URL#sha256=HEX, or --sha256): pixie does not store unverified files", u)
+			return fmt.Errorf("%s: give its sha256 as %s#sha256=HEX (64 hex digits; sha256sum prints it): pixie does not store unverified files", u, u)
 		}
 		for _, a := range arts {
 			if a.Name == name {

@@ -244,11 +244,14 @@ func Remove(assetsDir, id string) error {
 		return fmt.Errorf("%q is not an image (see `pixie images list`)", id)
 	}
 	root, err := os.OpenRoot(assetsDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%q is not an image: %s holds no pulled images yet (see `pixie images list`)", id, assetsDir)
+	}
 	if err != nil {
 		return err
 	}
 	defer root.Close()
-	if _, err := root.Stat(path.Join(id, ManifestName)); err != nil {
+	if _, err := root.Stat(path.Join(id, ManifestName)); errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%q is not an image (see `pixie images list`)", id)
 	}
 	if err := root.RemoveAll(id); err != nil {
