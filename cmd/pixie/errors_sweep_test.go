@@ -44,6 +44,8 @@ func TestCLIErrorMessages(t *testing.T) {
 		{[]string{"images", "rm", "fedora-coreos/stable", "--data-dir", data}, exitFailure, `"fedora-coreos/stable" is not an image: ` + filepath.Join(data, "assets") + " holds no pulled images yet (see `pixie images list`)\n"},
 		{[]string{"images", "pull", "generic", "--name", "x", "--url", "http://127.0.0.1:1/vmlinuz", "--data-dir", data}, exitFailure,
 			"http://127.0.0.1:1/vmlinuz: give its sha256 as http://127.0.0.1:1/vmlinuz#sha256=HEX (64 hex digits; sha256sum prints it): pixie does not store unverified files\n"},
+		{[]string{"install", "service", "--root", notSocket, "--executable", "/bin/sh"}, exitFailure,
+			"could not install the pixie service: could not open " + filepath.Join(notSocket, "etc/systemd/system/pixie.service") + ": a part of the path is a file, not a directory\n"},
 		{[]string{"--socket", notSocket, "status"}, exitFailure, notSocket + " is not a socket, so no pixie daemon answers there: give --socket (or $PIXIE_SOCKET) the daemon's socket, " + api.OSSocketPath(runtime.GOOS) + " by default\n"},
 	} {
 		code, out, errOut := pixie(t, nil, "", tc.args...)
@@ -66,6 +68,19 @@ func TestPermissionMessages(t *testing.T) {
 	write := assetsError("/var/lib/pixie/assets", &fs.PathError{Op: "mkdir", Path: "/var/lib/pixie/assets/generic", Err: syscall.EACCES})
 	if want := "permission denied on /var/lib/pixie/assets/generic: the asset store /var/lib/pixie/assets belongs to the data directory's owner (usually root): run the command with sudo"; write.Error() != want || !errors.Is(write, fs.ErrPermission) {
 		t.Errorf("write: %q, want %q", write, want)
+	}
+	for _, tc := range []struct {
+		pe   *fs.PathError
+		want string
+	}{
+		{&fs.PathError{Op: "mkdir", Path: "/x/y", Err: syscall.ENOENT}, "could not create the directory /x/y: it, or a directory above it, does not exist"},
+		{&fs.PathError{Op: "write", Path: "/x", Err: syscall.EACCES}, "could not write /x: permission denied (run the command with sudo)"},
+		{&fs.PathError{Op: "open", Path: "/x", Err: syscall.EROFS}, "could not open /x: the file system is read-only"},
+		{&fs.PathError{Op: "write", Path: "/x", Err: syscall.ENOSPC}, "could not write /x: the disk is full"},
+	} {
+		if got := pathProblem(tc.pe); got != tc.want {
+			t.Errorf("pathProblem(%v) = %q, want %q", tc.pe, got, tc.want)
+		}
 	}
 	other := errors.New("disk on fire")
 	if assetsError("/a", other) != other {

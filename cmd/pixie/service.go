@@ -85,7 +85,7 @@ service file under another directory (for building images and packages).`,
 			}
 			res, err := serviceManager(root).Install(spec, force)
 			if err != nil {
-				return err
+				return serviceError("could not install the pixie service", err)
 			}
 			if c.json {
 				return printJSON(c.out, res)
@@ -186,7 +186,7 @@ socket group is left in place.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			res, err := serviceManager(root).Uninstall(purge)
 			if err != nil {
-				return err
+				return serviceError("could not uninstall the pixie service", err)
 			}
 			if c.json {
 				return printJSON(c.out, res)
@@ -225,7 +225,7 @@ func newServiceControlCmd(c *cli, verb, short string, do func(*service.Manager) 
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			m := serviceManager("")
 			if err := do(m); err != nil {
-				return err
+				return serviceError("could not "+verb+" the pixie service", err)
 			}
 			st := m.State()
 			if c.json {
