@@ -270,7 +270,7 @@ func (p *Puller) download(ctx context.Context, part string, a Artifact) error {
 		return permanentError{fmt.Errorf("write %s: %w", part, fw.err)}
 	case context.Cause(reqCtx) == errStalled && ctx.Err() == nil:
 		return &FetchError{URL: a.URL, Reason: Timeout, Host: req.URL.Host, Wait: wait,
-			Err: fmt.Errorf("nothing received for %s after %d bytes", wait, have+n)}
+			Err: fmt.Errorf("after %d bytes: %w", have+n, errStalled)}
 	case copyErr != nil:
 		err := classify(ctx, a.URL, nil, wait, copyErr)
 		var fe *FetchError
@@ -421,22 +421,30 @@ func (p *Puller) verifySignature(ctx context.Context, path string, a Artifact) e
 }
 
 // get fetches a small document (metadata, checksums, signatures).
-func (p *Puller) get(ctx context.Context, url string, limit int64) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+func (p *Puller) get(ctx context.Context, rawURL string, limit int64) ([]byte, error) {
+	reqCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	req, err := http.NewRequestWithContext(reqCtx, http.MethodGet, rawURL, nil)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%q is not a URL pixie can fetch: %w", rawURL, err)
 	}
 	resp, err := p.do(req, func(status int) bool { return status == http.StatusOK })
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	wait := p.timeout()
+	stall := time.AfterFunc(wait, func() { cancel(errStalled) })
+	b, err := io.ReadAll(io.LimitReader(&stallReader{r: resp.Body, t: stall, wait: wait}, limit+1))
+	stall.Stop()
+	if context.Cause(reqCtx) == errStalled && ctx.Err() == nil {
+		return nil, &FetchError{URL: rawURL, Reason: Timeout, Host: req.URL.Host, Wait: wait, Err: errStalled}
+	}
 	if err != nil {
-		return nil, classify(ctx, url, nil, p.timeout(), err)
+		return nil, classify(ctx, rawURL, nil, wait, err)
 	}
 	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("GET %s: larger than %d bytes", url, limit)
+		return nil, fmt.Errorf("%s is larger than %d bytes: not the small file pixie expects there (is the mirror URL right?)", rawURL, limit)
 	}
 	return b, nil
 }

@@ -127,6 +127,9 @@ func (e *FetchError) why() string {
 	case Refused:
 		return fmt.Sprintf("%s refused the connection: nothing listens on that port (a mirror or proxy that is not running, or the wrong port)", who)
 	case Timeout:
+		if errors.Is(e.Err, errStalled) {
+			return fmt.Sprintf("%s stopped sending: nothing arrived for %s (a slow or broken connection)", who, e.Wait)
+		}
 		if e.Wait > 0 {
 			return fmt.Sprintf("%s did not answer within %s (a slow or unreachable host, or a firewall dropping the traffic)", who, e.Wait)
 		}

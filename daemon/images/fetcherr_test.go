@@ -266,14 +266,25 @@ func TestDownloadStallTimesOut(t *testing.T) {
 	start := time.Now()
 	_, err := p.Fetch(context.Background(), t.TempDir(), Artifact{Name: "k", URL: srv.URL + "/k", SHA256: strings.Repeat("0", 64)})
 	var fe *FetchError
-	if !errors.As(err, &fe) || fe.Reason != Timeout || !strings.Contains(err.Error(), "did not answer within 300ms") {
+	if !errors.As(err, &fe) || fe.Reason != Timeout || !strings.Contains(err.Error(), "k: could not download "+srv.URL+"/k: "+strings.TrimPrefix(srv.URL, "http://")+" stopped sending: nothing arrived for 300ms (a slow or broken connection). ") {
 		t.Fatalf("stalled download: %v", err)
 	}
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("two stalled attempts took %s", took)
 	}
-	if !strings.Contains(log.String(), "k: "+strings.TrimPrefix(srv.URL, "http://")+" did not answer within 300ms") {
+	if !strings.Contains(log.String(), "k: "+strings.TrimPrefix(srv.URL, "http://")+" stopped sending: nothing arrived for 300ms (a slow or broken connection); resuming (attempt 2 of 2)") {
 		t.Errorf("the retry is not logged briefly:\n%s", log.String())
+	}
+}
+
+// The stream metadata stalling after its headers times out as well.
+func TestMetadataStallTimesOut(t *testing.T) {
+	clearProxyEnv(t)
+	srv := hang(t, true)
+	_, err := (&Puller{Proxy: direct, Timeout: 300 * time.Millisecond}).get(context.Background(), srv.URL+"/streams/stable.json", 1<<20)
+	var fe *FetchError
+	if !errors.As(err, &fe) || fe.Reason != Timeout || !strings.Contains(err.Error(), "stopped sending: nothing arrived for 300ms") {
+		t.Fatalf("stalled metadata: %v", err)
 	}
 }
 
