@@ -80,16 +80,6 @@ type Puller struct {
 	Resolver *net.Resolver
 }
 
-// DefaultTimeout is how long a Puller waits on a server by default.
-const DefaultTimeout = 60 * time.Second
-
-func (p *Puller) timeout() time.Duration {
-	if p.Timeout > 0 {
-		return p.Timeout
-	}
-	return DefaultTimeout
-}
-
 // ErrChecksum is returned when a downloaded file does not match its
 // published checksum.
 var ErrChecksum = errors.New("checksum mismatch")
@@ -285,25 +275,6 @@ func (p *Puller) download(ctx context.Context, part string, a Artifact) error {
 	return nil
 }
 
-// errStalled is the cause of a download cancelled because the server
-// stopped sending.
-var errStalled = errors.New("the server stopped sending")
-
-// stallReader pushes the stall timer back on every read that returns data.
-type stallReader struct {
-	r    io.Reader
-	t    *time.Timer
-	wait time.Duration
-}
-
-func (s *stallReader) Read(b []byte) (int, error) {
-	n, err := s.r.Read(b)
-	if n > 0 {
-		s.t.Reset(s.wait)
-	}
-	return n, err
-}
-
 // fileWriter remembers a write error, so a full disk is told apart from a
 // broken connection.
 type fileWriter struct {
@@ -317,46 +288,6 @@ func (w *fileWriter) Write(b []byte) (int, error) {
 		w.err = err
 	}
 	return n, err
-}
-
-func (p *Puller) client() *http.Client {
-	if p.HTTP != nil {
-		return p.HTTP
-	}
-	proxy := p.Proxy
-	if proxy == nil {
-		proxy = http.ProxyFromEnvironment
-	}
-	wait := p.timeout()
-	dialer := &net.Dialer{Timeout: wait, KeepAlive: 30 * time.Second, Resolver: p.Resolver}
-	// No overall Timeout: a large file may take long; each wait is bounded.
-	return &http.Client{Transport: &http.Transport{
-		Proxy:                 proxy,
-		DialContext:           dialer.DialContext,
-		TLSHandshakeTimeout:   wait,
-		ResponseHeaderTimeout: wait,
-		IdleConnTimeout:       30 * time.Second,
-		ForceAttemptHTTP2:     true,
-	}}
-}
-
-// do sends req and turns a failure, or an answer in wantStatus's absence,
-// into a *FetchError that says what pixie tried to reach and why it failed.
-func (p *Puller) do(req *http.Request, ok func(status int) bool) (*http.Response, error) {
-	hc := p.client()
-	var proxy *url.URL
-	if tr, isTr := hc.Transport.(*http.Transport); isTr && tr.Proxy != nil {
-		proxy, _ = tr.Proxy(req)
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return nil, classify(req.Context(), req.URL.String(), proxy, p.timeout(), err)
-	}
-	if !ok(resp.StatusCode) {
-		resp.Body.Close()
-		return nil, statusError(req.URL.String(), proxy, resp)
-	}
-	return resp, nil
 }
 
 // keyring is what verifies a's signature, and says where its keys come
@@ -418,35 +349,6 @@ func (p *Puller) verifySignature(ctx context.Context, path string, a Artifact) e
 	}
 	p.logf("%s: signature verified (%s)", a.Name, name)
 	return nil
-}
-
-// get fetches a small document (metadata, checksums, signatures).
-func (p *Puller) get(ctx context.Context, rawURL string, limit int64) ([]byte, error) {
-	reqCtx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	req, err := http.NewRequestWithContext(reqCtx, http.MethodGet, rawURL, nil)
-	if err != nil {
-		return nil, fmt.Errorf("%q is not a URL pixie can fetch: %w", rawURL, err)
-	}
-	resp, err := p.do(req, func(status int) bool { return status == http.StatusOK })
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	wait := p.timeout()
-	stall := time.AfterFunc(wait, func() { cancel(errStalled) })
-	b, err := io.ReadAll(io.LimitReader(&stallReader{r: resp.Body, t: stall, wait: wait}, limit+1))
-	stall.Stop()
-	if context.Cause(reqCtx) == errStalled && ctx.Err() == nil {
-		return nil, &FetchError{URL: rawURL, Reason: Timeout, Host: req.URL.Host, Wait: wait, Err: errStalled}
-	}
-	if err != nil {
-		return nil, classify(ctx, rawURL, nil, wait, err)
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes: not the small file pixie expects there (is the mirror URL right?)", rawURL, limit)
-	}
-	return b, nil
 }
 
 func syncDir(dir string) {
