@@ -29,6 +29,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
@@ -70,8 +71,9 @@ type Puller struct {
 	Attempts int
 	// RetryDelay is the pause between attempts; 0 means one second.
 	RetryDelay time.Duration
-	// Timeout bounds each wait on a server when HTTP is nil: connecting,
-	// the TLS handshake, and the answer's first byte. 0 means 60 s.
+	// Timeout bounds each wait on a server: connecting, the TLS handshake
+	// and the answer's first byte (these when HTTP is nil), and any pause
+	// in the data mid-file. 0 means DefaultTimeout.
 	Timeout time.Duration
 	// Proxy chooses the proxy of each request when HTTP is nil; nil means
 	// http.ProxyFromEnvironment (HTTPS_PROXY, HTTP_PROXY, NO_PROXY).
@@ -256,6 +258,8 @@ func (p *Puller) download(ctx context.Context, part string, a Artifact) error {
 		fw.err = err
 	}
 	switch {
+	case fw.err != nil && errors.Is(fw.err, syscall.ENOSPC):
+		return permanentError{fmt.Errorf("the disk holding %s is full after %d bytes: free some space and pull again (the download resumes): %w", filepath.Dir(part), have+n, fw.err)}
 	case fw.err != nil:
 		return permanentError{fmt.Errorf("write %s: %w", part, fw.err)}
 	case context.Cause(reqCtx) == errStalled && ctx.Err() == nil:
@@ -270,7 +274,8 @@ func (p *Puller) download(ctx context.Context, part string, a Artifact) error {
 		return err
 	}
 	if resp.ContentLength >= 0 && n < resp.ContentLength {
-		return fmt.Errorf("short download: %d of %d bytes", have+n, total)
+		return &FetchError{URL: a.URL, Reason: ConnectionLost, Host: req.URL.Host,
+			Err: fmt.Errorf("the server sent %d of %d bytes", have+n, total)}
 	}
 	return nil
 }
