@@ -223,7 +223,7 @@ func readError(resp *http.Response) error {
 		e.Message = fmt.Sprintf("pixie daemon answered %s: %s", resp.Status, bytes.TrimSpace(b))
 		if resp.StatusCode == http.StatusNotFound || resp.StatusCode == http.StatusMethodNotAllowed {
 			// Not a pixie error answer: a daemon that predates this request.
-			e.Message = fmt.Sprintf("the pixie daemon does not know %s %s (it answered %s): it is older than this pixie; restart it after upgrading (`sudo pixie restart`)", resp.Request.Method, resp.Request.URL.Path, resp.Status)
+			e.Message = fmt.Sprintf("the pixie daemon does not know %s %s (it answered %s): it is older than this pixie (restart it after upgrading: `sudo pixie restart`), or what answers on the socket is not a pixie daemon", resp.Request.Method, resp.Request.URL.Path, resp.Status)
 		}
 	}
 	return e

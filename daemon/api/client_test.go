@@ -217,7 +217,7 @@ func TestOlderDaemon(t *testing.T) {
 	go srv.Serve(ln)
 	defer srv.Close()
 	_, err = NewClient(sock).Boots(context.Background(), 0)
-	want := "the pixie daemon does not know GET /v1/boots (it answered 404 Not Found): it is older than this pixie; restart it after upgrading (`sudo pixie restart`)"
+	want := "the pixie daemon does not know GET /v1/boots (it answered 404 Not Found): it is older than this pixie (restart it after upgrading: `sudo pixie restart`), or what answers on the socket is not a pixie daemon"
 	if err == nil || err.Error() != want {
 		t.Errorf("message\n got %v\nwant %q", err, want)
 	}
