@@ -198,7 +198,7 @@ func (e *FetchError) proxyNote() string {
 		return "The request went through the proxy " + redactProxy(e.Proxy) + " (from HTTPS_PROXY or HTTP_PROXY; NO_PROXY lists hosts reached directly)"
 	}
 	if set := proxyVarsSet(); len(set) > 0 {
-		return fmt.Sprintf("pixie connected directly although %s is set: NO_PROXY (or a loopback address) exempts %s", strings.Join(set, " and "), e.hostOnly())
+		return fmt.Sprintf("pixie connected directly although %s is set: NO_PROXY (or a loopback address) exempts %s, or the value is not a proxy URL like http://proxy.lan:3128", strings.Join(set, " and "), e.hostOnly())
 	}
 	return "pixie connects through a proxy when HTTPS_PROXY (HTTP_PROXY for http:// URLs) is set in its environment, with NO_PROXY for exceptions; none is set"
 }
@@ -232,6 +232,10 @@ func classify(ctx context.Context, rawURL string, proxy *url.URL, wait time.Dura
 		return ctx.Err()
 	}
 	e := &FetchError{URL: rawURL, Err: err, Reason: ConnectionLost}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		e.Err = ue.Err // the message already names the URL
+	}
 	if u, perr := url.Parse(rawURL); perr == nil {
 		e.Host = u.Host
 	}

@@ -304,6 +304,13 @@ func TestPullRefused(t *testing.T) {
 		". Check --mirror "+mirror+": it must hold CHANNEL/ARCH-usr/VERSION/ (version.txt, and the PXE files with their .DIGESTS and .sig files)")
 }
 
+// A proxy choice that fails stops the pull with what to fix.
+func TestPullProxyChoiceFails(t *testing.T) {
+	p := &Puller{Proxy: func(*http.Request) (*url.URL, error) { return nil, errors.New("bad proxy") }}
+	_, err := p.Pull(context.Background(), t.TempDir(), Request{OS: "fedora-coreos", Mirror: "http://pixie-mirror.invalid"})
+	wantMessage(t, err, "read the Fedora CoreOS stream metadata: the proxy setting for http://pixie-mirror.invalid/streams/stable.json is not a URL pixie can use (bad proxy): fix HTTPS_PROXY or HTTP_PROXY, e.g. http://proxy.lan:3128")
+}
+
 // classify is pure: the errors a transport returns, one of each kind.
 func TestClassify(t *testing.T) {
 	clearProxyEnv(t)

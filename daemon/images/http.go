@@ -64,13 +64,16 @@ func (p *Puller) client() *http.Client {
 	}}
 }
 
-// do sends req and turns a failure, or an answer in wantStatus's absence,
+// do sends req and turns a failure, or an answer whose status ok refuses,
 // into a *FetchError that says what pixie tried to reach and why it failed.
 func (p *Puller) do(req *http.Request, ok func(status int) bool) (*http.Response, error) {
 	hc := p.client()
 	var proxy *url.URL
 	if tr, isTr := hc.Transport.(*http.Transport); isTr && tr.Proxy != nil {
-		proxy, _ = tr.Proxy(req)
+		var err error
+		if proxy, err = tr.Proxy(req); err != nil {
+			return nil, permanentError{fmt.Errorf("the proxy setting for %s is not a URL pixie can use (%v): fix HTTPS_PROXY or HTTP_PROXY, e.g. http://proxy.lan:3128", req.URL.Redacted(), err)}
+		}
 	}
 	resp, err := hc.Do(req)
 	if err != nil {

@@ -20,7 +20,7 @@ import (
 // http.ProxyFromEnvironment reads the environment once per process, so
 // the child sets HTTP_PROXY before anything reads it.
 func TestPullThroughProxy(t *testing.T) {
-	for _, mode := range []string{"forward", "dead"} {
+	for _, mode := range []string{"forward", "dead", "malformed"} {
 		t.Run(mode, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
@@ -65,6 +65,9 @@ func TestProxyChild(t *testing.T) {
 		proxyURL = "http://" + ln.Addr().String()
 		ln.Close()
 	}
+	if mode == "malformed" {
+		proxyURL = "http://bad\x7fproxy:3128" // a control character: not a URL
+	}
 	for _, v := range []string{"HTTPS_PROXY", "https_proxy", "http_proxy", "NO_PROXY", "no_proxy"} {
 		t.Setenv(v, "")
 	}
@@ -72,7 +75,10 @@ func TestProxyChild(t *testing.T) {
 
 	// Nothing overrides the client: this is the proxy choice pixie ships.
 	mirror := "http://pixie-mirror.invalid"
-	p := &Puller{Log: &bytes.Buffer{}, RetryDelay: time.Millisecond, Attempts: 1}
+	// Names are looked up only by a local server that knows none, so
+	// nothing leaves the machine should the proxy not be used.
+	_, resolver := startNXDOMAIN(t)
+	p := &Puller{Log: &bytes.Buffer{}, RetryDelay: time.Millisecond, Attempts: 1, Resolver: resolver}
 	res, err := p.Pull(context.Background(), t.TempDir(), Request{OS: "fedora-coreos", Mirror: mirror})
 	switch mode {
 	case "forward":
@@ -90,6 +96,14 @@ func TestProxyChild(t *testing.T) {
 		var fe *FetchError
 		if !errors.As(err, &fe) || fe.Proxy != proxyURL || fe.StatusCode != 404 {
 			t.Errorf("404 through the proxy: %v", err)
+		}
+	case "malformed":
+		// Go ignores a proxy variable that is not a URL: the message says
+		// so rather than claiming none is set.
+		var fe *FetchError
+		if !errors.As(err, &fe) || fe.Proxy != "" || fe.Reason != NoDNS ||
+			!strings.Contains(err.Error(), ". pixie connected directly although HTTP_PROXY is set: NO_PROXY (or a loopback address) exempts pixie-mirror.invalid, or the value is not a proxy URL like http://proxy.lan:3128. ") {
+			t.Fatalf("malformed proxy: %v", err)
 		}
 	case "dead":
 		var fe *FetchError
