@@ -54,6 +54,12 @@ func Parse(s string) (string, error) {
 	if in == "" {
 		return fail(Empty, "")
 	}
+	digits := strings.NewReplacer(":", "", "-", "", ".", "").Replace(in)
+	if !strings.ContainsAny(strings.ToLower(digits), "0123456789abcdef") {
+		// Not one hex digit ("zz:zz:zz:zz:zz:zz", a hostname): not a
+		// typo in a MAC address but something else.
+		return fail(NotMAC, "is not a MAC address (6 bytes of hex digits)")
+	}
 	var hex string
 	switch {
 	case strings.Count(in, ":") == 5 && !strings.ContainsAny(in, "-.") || strings.Count(in, "-") == 5 && !strings.ContainsAny(in, ":."):
@@ -81,7 +87,6 @@ func Parse(s string) (string, error) {
 	case len(in) == 12 && isHex(in):
 		hex = in
 	default:
-		digits := strings.NewReplacer(":", "", "-", "", ".", "").Replace(in)
 		if !isHex(digits) {
 			return fail(NotMAC, "is not a MAC address (6 bytes of hex digits)")
 		}

@@ -38,6 +38,7 @@ func TestParse(t *testing.T) {
 		{"zz:zz", NotMAC, `MAC address "zz:zz" is not a MAC address (6 bytes of hex digits)` + spell},
 		{"node1", NotMAC, `MAC address "node1" is not a MAC address (6 bytes of hex digits)` + spell},
 		{"0x902b3414f6", NotMAC, `MAC address "0x902b3414f6" is not a MAC address (6 bytes of hex digits)` + spell},
+		{"zz:zz:zz:zz:zz:zz", NotMAC, `MAC address "zz:zz:zz:zz:zz:zz" is not a MAC address (6 bytes of hex digits)` + spell},
 		{"::::::", NotMAC, `MAC address "::::::" is not a MAC address (6 bytes of hex digits)` + spell},
 		{"1234", Length, `MAC address "1234" is not 6 bytes: it has 2, a MAC address has 6` + spell},
 		{"90:2b:34:14:f6", Length, `MAC address "90:2b:34:14:f6" is not 6 bytes: it has 5, a MAC address has 6` + spell},
