@@ -386,7 +386,7 @@ type State struct {
 	Installed bool   `json:"installed"`
 	// Status is running, stopped, failed or unknown (no service manager
 	// here, or it would not say).
-	Status      string `json:"status,omitempty"`
+	Status string `json:"status,omitempty"`
 	// Detail is the service manager's own word on it, when it says more
 	// ("pid 412", "last exit code 1").
 	Detail      string `json:"detail,omitempty"`
