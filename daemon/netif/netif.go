@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"sort"
 	"strings"
 )
@@ -66,7 +67,7 @@ func Choose(cands []Candidate, defaultRouteIface, wantIface, wantAddr string) (C
 				continue
 			}
 			if !c.Up {
-				return Choice{}, fmt.Errorf("interface %s is down: bring it up (e.g. `sudo ip link set %s up`) or pick another with --interface", c.Name, c.Name)
+				return Choice{}, fmt.Errorf("interface %s is down: bring it up (e.g. `%s`) or pick another with --interface", c.Name, UpCommand(runtime.GOOS, c.Name))
 			}
 			return pickAddr(c, addr)
 		}
@@ -81,7 +82,7 @@ func Choose(cands []Candidate, defaultRouteIface, wantIface, wantAddr string) (C
 				if !c.Up {
 					// Linux keeps a static address on a downed link; it
 					// still cannot carry a boot.
-					return Choice{}, fmt.Errorf("interface %s (address %s) is down: bring it up (e.g. `sudo ip link set %s up`)", c.Name, addr, c.Name)
+					return Choice{}, fmt.Errorf("interface %s (address %s) is down: bring it up (e.g. `%s`)", c.Name, addr, UpCommand(runtime.GOOS, c.Name))
 				}
 				return Choice{Interface: c.Name, Addr: addr, Prefix: p}, nil
 			}
@@ -227,4 +228,12 @@ func Detect(wantIface, wantAddr string) (Choice, error) {
 		return Choice{}, err
 	}
 	return Choose(cands, DefaultRouteInterface(), wantIface, wantAddr)
+}
+
+// UpCommand is how a person brings interface name up on goos.
+func UpCommand(goos, name string) string {
+	if goos == "darwin" {
+		return "sudo ifconfig " + name + " up"
+	}
+	return "sudo ip link set " + name + " up"
 }
