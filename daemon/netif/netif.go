@@ -5,12 +5,10 @@
 package netif
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"runtime"
 	"sort"
 	"strings"
@@ -34,7 +32,10 @@ type Choice struct {
 }
 
 // virtualPrefixes name interfaces that are rarely the LAN machines boot on.
-var virtualPrefixes = []string{"docker", "veth", "br-", "virbr", "vmnet", "vboxnet", "tun", "tap", "utun", "wg", "zt", "tailscale", "awdl", "llw", "lxc", "cni", "flannel", "cali", "podman"}
+// On macOS: bridge* (Internet Sharing, VM bridges), vmenet* (Virtualization
+// framework VMs), anpi* (Apple's internal network proxy links), ap* (the
+// Wi-Fi hotspot side), gif/stf (tunnels), utun/awdl/llw.
+var virtualPrefixes = []string{"docker", "veth", "br-", "virbr", "vmnet", "vboxnet", "tun", "tap", "utun", "wg", "zt", "tailscale", "awdl", "llw", "lxc", "cni", "flannel", "cali", "podman", "bridge", "vmenet", "anpi", "ap", "gif", "stf"}
 
 func isVirtual(name string) bool {
 	for _, p := range virtualPrefixes {
@@ -190,35 +191,6 @@ func System() ([]Candidate, error) {
 		out = append(out, c)
 	}
 	return out, nil
-}
-
-// DefaultRouteInterface returns the interface of the IPv4 default route as
-// Linux's /proc/net/route shows it, or "" when unknown (other systems, or no
-// default route).
-func DefaultRouteInterface() string {
-	f, err := os.Open("/proc/net/route")
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	return parseRouteTable(bufio.NewScanner(f))
-}
-
-func parseRouteTable(sc *bufio.Scanner) string {
-	best, bestMetric := "", -1
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		// Iface Destination Gateway Flags RefCnt Use Metric Mask ...
-		if len(f) < 8 || f[1] != "00000000" || f[7] != "00000000" {
-			continue
-		}
-		var metric int
-		fmt.Sscan(f[6], &metric)
-		if bestMetric < 0 || metric < bestMetric {
-			best, bestMetric = f[0], metric
-		}
-	}
-	return best
 }
 
 // Detect picks the interface and address from the live system.
