@@ -209,7 +209,7 @@ func (b *binder) follow(ctx context.Context, state netif.State, cur *bootServers
 			b.hub.Record(ctx, events.Event{Stage: events.StageServer, Detail: detail})
 			state, cur, problem = next, nil, ""
 			if !state.Usable() {
-				problem = waitingProblem(state.Err)
+				problem = state.Err.Error()
 			}
 		case err := <-done:
 			stop()
@@ -250,12 +250,6 @@ func firstBindFatal(supervised bool, err error) bool {
 		return false
 	}
 	return errors.Is(err, syscall.EADDRINUSE) || errors.Is(err, syscall.EACCES)
-}
-
-// waitingProblem is the status line while there is no interface to serve
-// on.
-func waitingProblem(err error) string {
-	return fmt.Sprintf("waiting for the network: %v; pixie serves as soon as it is there", err)
 }
 
 // UnderServiceManager reports whether the environment (read through

@@ -209,7 +209,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 			log.Error("binding boot servers", "err", err, "retry_in", rebindDelay)
 		}
 	} else {
-		problem = waitingProblem(detectErr)
+		// The same words the follower uses when the link goes later.
+		problem = detectErr.Error()
 		log.Warn("no usable network interface yet: waiting for the network", "err", detectErr)
 	}
 	netState.set(initial, first != nil, problem)
