@@ -204,10 +204,15 @@ func pixiePorts(p api.Ports, goos string) []port {
 	if goos == "darwin" {
 		dhcpClash = "another DHCP server on this host holds the port: macOS lets two programs share it only if both asked for SO_REUSEPORT, so pixie's bind fails or it hears no PXE request"
 	}
+	tftpFix := "stop the other TFTP server (e.g. `sudo systemctl disable --now tftpd-hpa`)"
+	if goos == "darwin" {
+		// macOS's own tftpd is a launchd job, off unless someone loaded it.
+		tftpFix = "stop the other TFTP server (macOS's own: `sudo launchctl bootout system/com.apple.tftpd`)"
+	}
 	return []port{
 		{"proxyDHCP", "udp", p.DHCP, dhcpClash, stopHint},
 		{"PXE boot server", "udp", p.PXE, "another PXE server shares the port: firmware that asks again on this port (EDK2, OVMF) may get its answer or none", stopHint},
-		{"TFTP", "udp", p.TFTP, "another TFTP server holds the port: pixie cannot bind it, or clients fetch iPXE from the other server", "stop the other TFTP server (e.g. `sudo systemctl disable --now tftpd-hpa`)"},
+		{"TFTP", "udp", p.TFTP, "another TFTP server holds the port: pixie cannot bind it, or clients fetch iPXE from the other server", tftpFix},
 		{"HTTP", "tcp", p.HTTP, "another program holds the port: pixie cannot serve iPXE scripts, kernels and Ignition there", "stop it, or give pixie another port (`sudo pixie install service --force --http-port N`)"},
 	}
 }

@@ -96,6 +96,13 @@ func TestDarwinPort67HeldByLaunchd(t *testing.T) {
 }
 
 func TestAdvicePerOS(t *testing.T) {
+	for _, goos := range []string{"darwin", "linux"} {
+		for _, p := range pixiePorts(api.Ports{DHCP: 67, PXE: 4011, TFTP: 69, HTTP: 8080}, goos) {
+			if onMac, linuxy := goos == "darwin", strings.Contains(p.fix+p.clash, "systemctl") || strings.Contains(p.clash, "SO_REUSEPORT lets both"); onMac && linuxy {
+				t.Errorf("darwin advice for %s names Linux tools: %q / %q", p.name, p.clash, p.fix)
+			}
+		}
+	}
 	fix := func(goos string) string {
 		return checkFirmware([]api.Firmware{{Arch: "bios", Missing: []string{"undionly.kpxe"}}}, goos)[0].Fix
 	}
