@@ -227,6 +227,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 				ifc = choice.Interface
 			}
 		}
+		bootURL := ""
+		if netState.lastAddr().IsValid() { // never served yet: no address to name
+			bootURL = serverURL() + "/boot.ipxe"
+		}
 		return api.Status{
 			Serving:   bound && !paused.Load(),
 			Paused:    paused.Load(),
@@ -240,7 +244,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 			StartedAt: started,
 			Firmware:  fw.StatusReport(),
 			Counters:  counters.Snapshot(),
-			BootURL:   serverURL() + "/boot.ipxe",
+			BootURL:   bootURL,
 		}
 	}
 	setPaused := func(ctx context.Context, p bool) error {

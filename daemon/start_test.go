@@ -161,6 +161,9 @@ func TestStartsWithoutNetwork(t *testing.T) {
 	if !strings.Contains(p.Log(), "waiting for the network") {
 		t.Errorf("the log does not say pixie waits for the network:\n%s", p.Log())
 	}
+	if st.Address != "" || st.BootURL != "" {
+		t.Errorf("before any address: status names address %q, boot URL %q; want none", st.Address, st.BootURL)
+	}
 	if _, err := lan.Exec(lan.ServerNS, "ip", "link", "set", testnet.Iface, "up"); err != nil {
 		t.Fatal(err)
 	}
