@@ -37,6 +37,9 @@ vet:
 	GOOS=darwin CGO_ENABLED=0 $(GO) vet $$($(GO) list ./... | grep -v -e /internal/testnet -e /e2e)
 
 # Fetch Debian's iPXE build into assets/firmware (build inputs, not in git).
+# Needs no dpkg (packaging/debextract unpacks the .deb), so it runs on a Mac:
+# apt-get download where apt exists, else the pinned .deb over HTTPS, or
+# IPXE_DEB=FILE.deb.
 firmware:
 	bash ./assets/firmware/fetch-debian-ipxe.sh
 
@@ -69,19 +72,23 @@ clean:
 
 # --- macOS app and installer (run on a Mac; see packaging/macos) ---
 #   make macos-app   bin/Pixie.app: the menu-bar app (cgo, fyne systray) with
-#                    the pixie binary inside; codesigned (hardened runtime)
-#                    when PIXIE_SIGN_IDENTITY names a "Developer ID
+#                    the pixie binary inside, always with the iPXE firmware
+#                    embedded (`make firmware` first); codesigned (hardened
+#                    runtime) when PIXIE_SIGN_IDENTITY names a "Developer ID
 #                    Application" identity.
 #   make macos-pkg   bin/Pixie-$(VERSION).pkg: installs Pixie.app in
 #                    /Applications, links /usr/local/bin/pixie, and runs
 #                    `pixie install service` (packaging/macos/scripts/
 #                    postinstall); signed when PIXIE_INSTALLER_IDENTITY names a
-#                    "Developer ID Installer" identity.
+#                    "Developer ID Installer" identity; notarized and
+#                    stapled when PIXIE_NOTARY_PROFILE names a notarytool
+#                    keychain profile (`xcrun notarytool store-credentials`).
 MACOS_BUNDLE_VERSION = $(shell $(GO) run ./packaging/macos/mkbundle -bundle-version -version $(VERSION))
 
 .PHONY: macos-app macos-pkg
-macos-app:
+macos-app: firmware
 	@test "$$(uname -s)" = Darwin || { echo "macos-app builds on macOS only (cgo for the menu bar)"; exit 1; }
+	@for f in undionly.kpxe ipxe.efi; do test -s assets/firmware/$$f || { echo "assets/firmware/$$f missing: the app must carry iPXE (run make firmware)"; exit 1; }; done
 	$(BUILD) -o bin/darwin/pixie ./cmd/pixie
 	$(BUILD) -o bin/darwin/pixie-tray ./cmd/pixie-tray
 	$(GO) run ./packaging/macos/mkbundle -app bin/Pixie.app -version $(VERSION) \
@@ -106,4 +113,11 @@ macos-pkg: macos-app
 		echo "PIXIE_INSTALLER_IDENTITY not set: the .pkg is not signed"; \
 		productbuild --package bin/pixie-component.pkg bin/Pixie-$(VERSION).pkg; \
 	fi
+	@if [ -n "$$PIXIE_NOTARY_PROFILE" ] && [ -n "$$PIXIE_INSTALLER_IDENTITY" ]; then \
+		xcrun notarytool submit bin/Pixie-$(VERSION).pkg --keychain-profile "$$PIXIE_NOTARY_PROFILE" --wait && \
+		xcrun stapler staple bin/Pixie-$(VERSION).pkg && \
+		xcrun stapler validate bin/Pixie-$(VERSION).pkg; \
+	elif [ -n "$$PIXIE_NOTARY_PROFILE" ]; then \
+		echo "PIXIE_NOTARY_PROFILE set but PIXIE_INSTALLER_IDENTITY not: Apple notarizes only signed packages; not notarized"; \
+	else echo "PIXIE_NOTARY_PROFILE not set: the .pkg is not notarized (Gatekeeper will warn on other Macs)"; fi
 	@echo "bin/Pixie-$(VERSION).pkg"

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -176,8 +177,7 @@ func (s *bootServers) serve(ctx context.Context) error {
 // a new address means serving there and handing out URLs with it. A
 // failure while the network looks fine is retried, never fatal: the
 // daemon's job is to be there when the laptop is back on the LAN.
-func (b *binder) follow(ctx context.Context, state netif.State, cur *bootServers, changes <-chan netif.State, nw *network) error {
-	var problem string
+func (b *binder) follow(ctx context.Context, state netif.State, cur *bootServers, problem string, changes <-chan netif.State, nw *network) error {
 	for {
 		var (
 			done   chan error
@@ -237,4 +237,30 @@ func (b *binder) follow(ctx context.Context, state netif.State, cur *bootServers
 		}
 		nw.set(state, cur != nil, problem)
 	}
+}
+
+// firstBindFatal decides whether a failure of the first binding ends the
+// daemon. Only in the foreground, and only for what a person at the
+// terminal must fix (another program holds a boot port, or pixie lacks
+// the right to bind it): anything else, such as an address that vanished
+// between detection and bind, is the network still settling, and the
+// follower retries it.
+func firstBindFatal(supervised bool, err error) bool {
+	if supervised {
+		return false
+	}
+	return errors.Is(err, syscall.EADDRINUSE) || errors.Is(err, syscall.EACCES)
+}
+
+// UnderServiceManager reports whether the environment (read through
+// getenv) shows that a service manager started this process: systemd sets
+// INVOCATION_ID for every unit it runs, launchd sets XPC_SERVICE_NAME to
+// the job's label. A Terminal session on macOS carries XPC_SERVICE_NAME=0,
+// which is not a job.
+func UnderServiceManager(getenv func(string) string) bool {
+	if getenv("INVOCATION_ID") != "" {
+		return true
+	}
+	name := getenv("XPC_SERVICE_NAME")
+	return name != "" && name != "0"
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -66,6 +67,12 @@ type Config struct {
 	// address or a link going down (default 2s).
 	WatchInterval time.Duration
 
+	// Supervised: a service manager (launchd, systemd) runs the daemon and
+	// restarts it when it exits, so a boot port held by another program is
+	// waited out (and said in status) rather than fatal. Run sets it when
+	// the environment shows a service manager (see UnderServiceManager).
+	Supervised bool
+
 	Version string
 	// Banner receives the few lines saying what is served.
 	Banner io.Writer
@@ -96,6 +103,9 @@ func (c *Config) fill() {
 	if c.WatchInterval <= 0 {
 		c.WatchInterval = 2 * time.Second
 	}
+	if !c.Supervised {
+		c.Supervised = UnderServiceManager(os.Getenv)
+	}
 }
 
 // Run serves until ctx is cancelled or a server fails.
@@ -104,10 +114,19 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if cfg.EFIFile != "ipxe.efi" && cfg.EFIFile != "snponly.efi" {
 		return fmt.Errorf("--efi-file %q: use ipxe.efi (its own NIC drivers) or snponly.efi (the firmware's network stack)", cfg.EFIFile)
 	}
-	choice, err := netif.Detect(cfg.Interface, cfg.Address)
-	if err != nil {
-		return err
+	if cfg.Address != "" {
+		// A malformed --address is a mistake in the command line, not a
+		// network that is not there yet: waiting would never fix it.
+		if a, err := netip.ParseAddr(cfg.Address); err != nil || !a.Is4() {
+			return fmt.Errorf("--address %q is not an IPv4 address: give one like 192.168.1.10", cfg.Address)
+		}
 	}
+	// No usable interface yet is not fatal: under launchd (which has no
+	// "network is up" ordering) the daemon often starts before the LAN,
+	// and a laptop may start with Wi-Fi off. The control socket comes up
+	// and the follower binds when the network appears.
+	choice, detectErr := netif.Detect(cfg.Interface, cfg.Address)
+	initial := netif.State{Choice: choice, Err: detectErr}
 	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "assets"), 0o755); err != nil {
 		return fmt.Errorf("create data directory %s: %w (run as root, or choose another with --data-dir)", cfg.DataDir, err)
 	}
@@ -143,7 +162,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	started := time.Now().UTC()
 	netState := &network{}
-	netState.set(netif.State{Choice: choice}, false, "")
+	netState.set(initial, false, "")
 	serverURL := func() string { return fmt.Sprintf("http://%s:%d", netState.lastAddr(), cfg.HTTPPort) }
 
 	var tokens httpboot.Tokens = st
@@ -171,23 +190,46 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		neigh:      neigh,
 		handler:    boot.Handler(),
 	}
-	// The first binding happens here, so that a port held by another
-	// program stops `pixie serve` with an explanation instead of leaving a
-	// daemon that retries forever.
-	first, err := binder.bind(choice)
-	if err != nil {
-		return err
+	// The first binding happens here, so that a person who started
+	// `pixie serve` by hand and finds a port held by another program is
+	// told at once instead of left with a daemon that retries forever.
+	// Under a service manager nobody reads that exit, and the manager's
+	// restarts would only loop: the daemon stays, says why in status and
+	// retries.
+	var first *bootServers
+	var problem string
+	if initial.Usable() {
+		var err error
+		first, err = binder.bind(choice)
+		if err != nil {
+			if firstBindFatal(cfg.Supervised, err) {
+				return err
+			}
+			problem = fmt.Sprintf("cannot serve on %s %s: %v; retrying every %s", choice.Interface, choice.Addr, err, rebindDelay)
+			log.Error("binding boot servers", "err", err, "retry_in", rebindDelay)
+		}
+	} else {
+		// The same words the follower uses when the link goes later.
+		problem = detectErr.Error()
+		log.Warn("no usable network interface yet: waiting for the network", "err", detectErr)
 	}
-	netState.set(netif.State{Choice: choice}, true, "")
+	netState.set(initial, first != nil, problem)
 
 	status := func() api.Status {
 		state, bound, problem := netState.get()
 		ifc, addr := state.Choice.Interface, state.Choice.Addr.String()
 		if !state.Usable() {
-			ifc, addr = cfg.Interface, netState.lastAddr().String()
+			ifc, addr = cfg.Interface, ""
+			if a := netState.lastAddr(); a.IsValid() {
+				addr = a.String()
+			}
 			if ifc == "" {
 				ifc = choice.Interface
 			}
+		}
+		bootURL := ""
+		if netState.lastAddr().IsValid() { // never served yet: no address to name
+			bootURL = serverURL() + "/boot.ipxe"
 		}
 		return api.Status{
 			Serving:   bound && !paused.Load(),
@@ -202,7 +244,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 			StartedAt: started,
 			Firmware:  fw.StatusReport(),
 			Counters:  counters.Snapshot(),
-			BootURL:   serverURL() + "/boot.ipxe",
+			BootURL:   bootURL,
 		}
 	}
 	setPaused := func(ctx context.Context, p bool) error {
@@ -220,13 +262,20 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	ctl := control.New(control.Deps{Store: st, Hub: hub, Status: status, SetPaused: setPaused, Log: log.With("server", "control")})
 	ctlLn, err := ctl.Listen(cfg.Socket, cfg.SocketGroup)
 	if err != nil {
-		first.close()
+		if first != nil {
+			first.close()
+		}
 		return err
 	}
 
-	printBanner(cfg, choice, fw, serverURL(), paused.Load())
-	log.Info("pixie serving", "interface", choice.Interface, "address", choice.Addr, "http", serverURL(), "data_dir", cfg.DataDir, "socket", cfg.Socket, "paused", paused.Load())
-	hub.Record(ctx, events.Event{Stage: events.StageServer, Detail: fmt.Sprintf("started on %s %s", choice.Interface, choice.Addr)})
+	printBanner(cfg, initial, problem, fw, serverURL(), paused.Load())
+	if first != nil {
+		log.Info("pixie serving", "interface", choice.Interface, "address", choice.Addr, "http", serverURL(), "data_dir", cfg.DataDir, "socket", cfg.Socket, "paused", paused.Load())
+		hub.Record(ctx, events.Event{Stage: events.StageServer, Detail: fmt.Sprintf("started on %s %s", choice.Interface, choice.Addr)})
+	} else {
+		log.Warn("pixie started, not serving yet", "problem", problem, "data_dir", cfg.DataDir, "socket", cfg.Socket)
+		hub.Record(ctx, events.Event{Stage: events.StageServer, Detail: "started, not serving yet: " + problem})
+	}
 
 	changes := make(chan netif.State)
 	detect := func() (netif.Choice, error) { return netif.Detect(cfg.Interface, cfg.Address) }
@@ -234,10 +283,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	g.Go(func() error { return ctl.Serve(gctx, ctlLn) })
 	g.Go(func() error { return binder.dhcpEvents.Run(gctx) })
 	g.Go(func() error {
-		netif.Watch(gctx, netif.State{Choice: choice}, cfg.WatchInterval, detect, changes)
+		netif.Watch(gctx, initial, cfg.WatchInterval, detect, changes)
 		return nil
 	})
-	g.Go(func() error { return binder.follow(gctx, netif.State{Choice: choice}, first, changes, netState) })
+	g.Go(func() error { return binder.follow(gctx, initial, first, problem, changes, netState) })
 	err = g.Wait()
 	log.Info("pixie stopped")
 	if ctx.Err() != nil {
@@ -248,10 +297,15 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 // printBanner says in a few lines what this daemon serves and where, so a
 // person starting it by hand sees at once whether it is what they meant.
-func printBanner(cfg Config, choice netif.Choice, fw *firmware.Set, serverURL string, paused bool) {
+func printBanner(cfg Config, state netif.State, problem string, fw *firmware.Set, serverURL string, paused bool) {
 	w := cfg.Banner
-	fmt.Fprintf(w, "pixie %s serving on %s %s (proxyDHCP: the LAN's DHCP server keeps handing out addresses)\n", cfg.Version, choice.Interface, choice.Addr)
-	fmt.Fprintf(w, "  proxyDHCP  udp %d, %d    TFTP  udp %d    HTTP  %s/boot.ipxe\n", cfg.DHCPPort, cfg.PXEPort, cfg.TFTPPort, serverURL)
+	if problem == "" {
+		fmt.Fprintf(w, "pixie %s serving on %s %s (proxyDHCP: the LAN's DHCP server keeps handing out addresses)\n", cfg.Version, state.Choice.Interface, state.Choice.Addr)
+		fmt.Fprintf(w, "  proxyDHCP  udp %d, %d    TFTP  udp %d    HTTP  %s/boot.ipxe\n", cfg.DHCPPort, cfg.PXEPort, cfg.TFTPPort, serverURL)
+	} else {
+		fmt.Fprintf(w, "pixie %s started but is NOT serving yet: %s\n", cfg.Version, problem)
+		fmt.Fprintf(w, "  proxyDHCP  udp %d, %d    TFTP  udp %d    HTTP  port %d, once bound\n", cfg.DHCPPort, cfg.PXEPort, cfg.TFTPPort, cfg.HTTPPort)
+	}
 	for _, r := range fw.Report() {
 		if r.Ready() || r.Arch == firmware.ArchBIOS || r.Arch == firmware.ArchEFIx64 {
 			fmt.Fprintf(w, "  firmware   %s\n", r)

@@ -2,8 +2,12 @@
 # Fetch Debian's iPXE build into assets/firmware/ so the next `go build`
 # embeds it (see README.md). Run by `make firmware`.
 #
-# Needs a Debian or Ubuntu system: apt-get download works unprivileged but
-# needs package lists (run `apt-get update` once if it cannot find ipxe).
+# Runs on Debian/Ubuntu and on macOS alike: the package is unpacked by
+# packaging/debextract (Go; no dpkg). The .deb comes from, in order:
+# $IPXE_DEB (a file you downloaded), `apt-get download ipxe` where apt
+# exists, or Debian's archive over HTTPS with the pinned version and sha256
+# below (curl). Debian 12's package uses data.tar.xz: unpacking needs the
+# `xz` command (macOS: brew install xz).
 #
 # Every file is checked before it is copied: a truncated download or a
 # package whose layout changed must fail here, not on a machine that cannot
@@ -15,8 +19,15 @@ files=(undionly.kpxe ipxe.efi snponly.efi)
 
 die() { echo "fetch-debian-ipxe: $*" >&2; exit 1; }
 
-for tool in apt-get dpkg-deb od; do
-  command -v "$tool" >/dev/null || die "needs $tool (a Debian or Ubuntu system). Elsewhere, put iPXE binaries into $here by hand."
+# The Debian 12 (bookworm) package fetched when there is no apt-get.
+pinned_version="1.0.0+git-20190125.36a4c85-5.1"
+pinned_url="https://deb.debian.org/debian/pool/main/i/ipxe/ipxe_${pinned_version}_all.deb"
+pinned_sha256="49dc854857dcfb354292bdc79ce7419e0d72988666723395b2e102d147c3730d"
+
+repo="$(cd "$here/../.." && pwd)"
+GO="${GO:-go}"
+for tool in od "$GO"; do
+  command -v "$tool" >/dev/null || die "needs $tool. Or put iPXE binaries into $here by hand."
 done
 if command -v sha256sum >/dev/null; then sha256() { sha256sum "$1" | cut -d' ' -f1; }
 elif command -v shasum >/dev/null; then sha256() { shasum -a 256 "$1" | cut -d' ' -f1; }
@@ -57,26 +68,37 @@ check_efi_x64() {
   [ "$(le16 $((pe + 24 + 68)) "$f")" -eq 10 ] || die "$f is not an EFI application (PE subsystem is not 10)"
 }
 
-echo "fetch-debian-ipxe: downloading Debian's ipxe package"
-(cd "$work" && apt-get download -q ipxe) ||
-  die "apt-get download ipxe failed (run 'sudo apt-get update' first?)"
-deb="$(ls "$work"/ipxe_*.deb)"
-version="$(dpkg-deb -f "$deb" Version)"
-dpkg-deb -x "$deb" "$work/root"
+if [ -n "${IPXE_DEB:-}" ]; then
+  [ -f "$IPXE_DEB" ] || die "IPXE_DEB=$IPXE_DEB is not a file"
+  cp "$IPXE_DEB" "$work/"
+  deb="$work/$(basename "$IPXE_DEB")"
+elif command -v apt-get >/dev/null; then
+  echo "fetch-debian-ipxe: downloading Debian's ipxe package (apt-get download)"
+  (cd "$work" && apt-get download -q ipxe) ||
+    die "apt-get download ipxe failed (run 'sudo apt-get update' first?)"
+  deb="$(ls "$work"/ipxe_*.deb)"
+else
+  command -v curl >/dev/null || die "needs apt-get or curl to fetch the ipxe package, or IPXE_DEB=FILE.deb"
+  echo "fetch-debian-ipxe: downloading $pinned_url"
+  deb="$work/ipxe_${pinned_version}_all.deb"
+  curl -fsSL --max-time 300 -o "$deb" "$pinned_url" ||
+    die "download of $pinned_url failed (offline? or Debian moved it: download it from https://snapshot.debian.org/package/ipxe/$pinned_version/ and run with IPXE_DEB=FILE)"
+  [ "$(sha256 "$deb")" = "$pinned_sha256" ] || die "$deb does not have the pinned sha256 $pinned_sha256: refusing it"
+fi
+# The version from the file name (ipxe_VERSION_ARCH.deb, ':' as %3a).
+version="$(basename "$deb" .deb)"
+version="${version#ipxe_}"
+version="${version%_*}"
+version="${version//%3a/:}"
+mkdir -p "$work/root"
+(cd "$repo" && "$GO" run ./packaging/debextract -deb "$deb" -out "$work/root" \
+  usr/lib/ipxe/undionly.kpxe usr/lib/ipxe/ipxe.efi usr/lib/ipxe/snponly.efi usr/share/doc/ipxe/copyright) ||
+  die "could not unpack $deb"
 
-# find NAME: the file in the unpacked package. Debian ships ipxe.efi in /boot
-# with an absolute symlink from /usr/lib/ipxe: resolve links inside the
-# unpacked tree, never on this machine.
+# find_in_pkg NAME: the file debextract copied out (it resolves Debian's
+# /usr/lib/ipxe -> /boot links inside the package).
 find_in_pkg() {
-  local p="$work/root/usr/lib/ipxe/$1" t i
-  for i in 1 2 3 4 5; do
-    [ -L "$p" ] || break
-    t="$(readlink "$p")"
-    case "$t" in
-      /*) p="$work/root$t" ;;
-      *) p="$(dirname "$p")/$t" ;;
-    esac
-  done
+  local p="$work/root/$1"
   [ -f "$p" ] && [ ! -L "$p" ] || die "ipxe $version has no usable $1 (looked for usr/lib/ipxe/$1)"
   echo "$p"
 }
@@ -102,11 +124,11 @@ done
   echo
   echo "sha256 sums:"
   for name in "${files[@]}"; do echo "  $(sha256 "$work/$name")  $name"; done
-  if [ -f "$work/root/usr/share/doc/ipxe/copyright" ]; then
+  if [ -f "$work/root/copyright" ]; then
     echo
     echo "Debian's copyright file for ipxe $version:"
     echo
-    cat "$work/root/usr/share/doc/ipxe/copyright"
+    cat "$work/root/copyright"
   fi
 } >"$work/PROVENANCE.txt"
 

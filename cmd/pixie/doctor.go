@@ -21,8 +21,10 @@ func newDoctorCmd(c *cli) *cobra.Command {
 		Short: "Check everything network boot depends on, and say how to fix what is wrong",
 		Long: `Check, and explain with the fix for each problem: whether the pixie service is
 installed and running; who holds UDP 67, 4011 and 69 and the HTTP port
-(another DHCP server on this host is found even though SO_REUSEPORT let
-both bind); on macOS whether Internet Sharing's bootpd or dnsmasq runs;
+(on Linux another DHCP server on this host is found even though
+SO_REUSEPORT let both bind; on macOS launchd holding UDP 67 is named as
+Internet Sharing's bootpd); on macOS whether bootpd or dnsmasq runs and
+whether the Application Firewall lets PXE clients reach pixie;
 the iPXE firmware for each client architecture; whether the interface is
 up with an IPv4 address; whether the kernels and initrds each profile
 names exist; and the database's integrity.

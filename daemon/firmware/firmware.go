@@ -117,9 +117,9 @@ func known(name string) (KnownFile, bool) {
 	return KnownFile{}, false
 }
 
-// DefaultOSDirs returns where OS iPXE packages install their files:
-// /usr/lib/ipxe (Debian, Ubuntu) and /usr/share/ipxe (Fedora, RHEL).
-func DefaultOSDirs() []string { return []string{"/usr/lib/ipxe", "/usr/share/ipxe"} }
+// DefaultOSDirs returns where OS iPXE packages install their files on this
+// OS (osdirs_*.go).
+func DefaultOSDirs() []string { return osDirs() }
 
 // OverrideDir returns the override directory inside a data directory.
 func OverrideDir(dataDir string) string { return filepath.Join(dataDir, "firmware") }

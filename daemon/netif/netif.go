@@ -5,12 +5,11 @@
 package netif
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
+	"runtime"
 	"sort"
 	"strings"
 )
@@ -33,7 +32,10 @@ type Choice struct {
 }
 
 // virtualPrefixes name interfaces that are rarely the LAN machines boot on.
-var virtualPrefixes = []string{"docker", "veth", "br-", "virbr", "vmnet", "vboxnet", "tun", "tap", "utun", "wg", "zt", "tailscale", "awdl", "llw", "lxc", "cni", "flannel", "cali", "podman"}
+// On macOS: bridge* (Internet Sharing, VM bridges), vmenet* (Virtualization
+// framework VMs), anpi* (Apple's internal network proxy links), ap* (the
+// Wi-Fi hotspot side), gif/stf (tunnels), utun/awdl/llw.
+var virtualPrefixes = []string{"docker", "veth", "br-", "virbr", "vmnet", "vboxnet", "tun", "tap", "utun", "wg", "zt", "tailscale", "awdl", "llw", "lxc", "cni", "flannel", "cali", "podman", "bridge", "vmenet", "anpi", "ap", "gif", "stf"}
 
 func isVirtual(name string) bool {
 	for _, p := range virtualPrefixes {
@@ -66,7 +68,7 @@ func Choose(cands []Candidate, defaultRouteIface, wantIface, wantAddr string) (C
 				continue
 			}
 			if !c.Up {
-				return Choice{}, fmt.Errorf("interface %s is down: bring it up (e.g. `sudo ip link set %s up`) or pick another with --interface", c.Name, c.Name)
+				return Choice{}, fmt.Errorf("interface %s is down: bring it up (e.g. `%s`) or pick another with --interface", c.Name, UpCommand(runtime.GOOS, c.Name))
 			}
 			return pickAddr(c, addr)
 		}
@@ -81,7 +83,7 @@ func Choose(cands []Candidate, defaultRouteIface, wantIface, wantAddr string) (C
 				if !c.Up {
 					// Linux keeps a static address on a downed link; it
 					// still cannot carry a boot.
-					return Choice{}, fmt.Errorf("interface %s (address %s) is down: bring it up (e.g. `sudo ip link set %s up`)", c.Name, addr, c.Name)
+					return Choice{}, fmt.Errorf("interface %s (address %s) is down: bring it up (e.g. `%s`)", c.Name, addr, UpCommand(runtime.GOOS, c.Name))
 				}
 				return Choice{Interface: c.Name, Addr: addr, Prefix: p}, nil
 			}
@@ -191,35 +193,6 @@ func System() ([]Candidate, error) {
 	return out, nil
 }
 
-// DefaultRouteInterface returns the interface of the IPv4 default route as
-// Linux's /proc/net/route shows it, or "" when unknown (other systems, or no
-// default route).
-func DefaultRouteInterface() string {
-	f, err := os.Open("/proc/net/route")
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	return parseRouteTable(bufio.NewScanner(f))
-}
-
-func parseRouteTable(sc *bufio.Scanner) string {
-	best, bestMetric := "", -1
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		// Iface Destination Gateway Flags RefCnt Use Metric Mask ...
-		if len(f) < 8 || f[1] != "00000000" || f[7] != "00000000" {
-			continue
-		}
-		var metric int
-		fmt.Sscan(f[6], &metric)
-		if bestMetric < 0 || metric < bestMetric {
-			best, bestMetric = f[0], metric
-		}
-	}
-	return best
-}
-
 // Detect picks the interface and address from the live system.
 func Detect(wantIface, wantAddr string) (Choice, error) {
 	cands, err := System()
@@ -227,4 +200,12 @@ func Detect(wantIface, wantAddr string) (Choice, error) {
 		return Choice{}, err
 	}
 	return Choose(cands, DefaultRouteInterface(), wantIface, wantAddr)
+}
+
+// UpCommand is how a person brings interface name up on goos.
+func UpCommand(goos, name string) string {
+	if goos == "darwin" {
+		return "sudo ifconfig " + name + " up"
+	}
+	return "sudo ip link set " + name + " up"
 }

@@ -3,6 +3,7 @@ package netif
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"net/netip"
 	"strings"
@@ -136,5 +137,77 @@ func TestWatchSendsOnlyChanges(t *testing.T) {
 	want := []string{"10.77.0.3", "down", "10.77.0.2"}
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("changes = %v, want %v", got, want)
+	}
+}
+
+// routeReply is what xnu answers to routeGetDefault: the request's header
+// with the interface index, flags and errno filled in (and sockaddrs after
+// it, which pixie does not read).
+func routeReply(seq, pid int32, index uint16, errno uint32) []byte {
+	b := routeGetDefault(seq, pid)
+	binary.LittleEndian.PutUint16(b[4:], index)
+	binary.LittleEndian.PutUint32(b[24:], errno)
+	return b
+}
+
+func TestRouteMessages(t *testing.T) {
+	req := routeGetDefault(7, 4242)
+	if len(req) != rtMsghdrLen+32 || binary.LittleEndian.Uint16(req) != uint16(len(req)) || req[2] != rtmVersion || req[3] != rtmGet {
+		t.Fatalf("request header wrong: % x", req[:8])
+	}
+	if addrs := binary.LittleEndian.Uint32(req[12:]); addrs != rtaDst|rtaNetmask|rtaIfp {
+		t.Fatalf("rtm_addrs = %#x", addrs)
+	}
+	other := routeReply(7, 4242, 5, 0)
+	other[3] = 0x1 // RTM_ADD by someone else
+	short := routeReply(7, 4242, 5, 0)[:40]
+	cases := []struct {
+		name   string
+		msg    []byte
+		index  int
+		errHas string
+		ours   bool
+	}{
+		{"answer names en5's index", routeReply(7, 4242, 5, 0), 5, "", true},
+		{"another process's request", routeReply(7, 999, 5, 0), 0, "not the answer", false},
+		{"an older sequence number", routeReply(6, 4242, 5, 0), 0, "not the answer", false},
+		{"a route change broadcast", other, 0, "not the answer", false},
+		{"no default route (ESRCH)", routeReply(7, 4242, 0, 3), 0, "no IPv4 default route", true},
+		{"truncated", short, 0, "too short", true},
+	}
+	for _, c := range cases {
+		idx, err := parseRouteReply(c.msg, 7, 4242)
+		if c.errHas == "" {
+			if err != nil || idx != c.index {
+				t.Errorf("%s: %d, %v; want %d", c.name, idx, err, c.index)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), c.errHas) || (err == errNotOurs) == c.ours {
+			t.Errorf("%s: err %v, want %q", c.name, err, c.errHas)
+		}
+	}
+}
+
+// A MacBook: Wi-Fi en0 has the lowest index, a Thunderbolt Ethernet
+// adapter en5 carries the default route; Internet Sharing's bridge100 and
+// a VM's vmenet0 are up with addresses too.
+func TestChooseMacBook(t *testing.T) {
+	cands := []Candidate{
+		{Name: "lo0", Index: 1, Up: true, Loopback: true, Addrs: pfx("127.0.0.1/8")},
+		{Name: "en0", Index: 6, Up: true, Broadcast: true, Addrs: pfx("192.168.1.23/24")},
+		{Name: "en5", Index: 14, Up: true, Broadcast: true, Addrs: pfx("10.0.0.40/24")},
+		{Name: "bridge100", Index: 3, Up: true, Broadcast: true, Addrs: pfx("192.168.64.1/24")},
+		{Name: "vmenet0", Index: 2, Up: true, Broadcast: true, Addrs: pfx("192.168.65.1/24")},
+		{Name: "anpi0", Index: 4, Up: true, Broadcast: true, Addrs: pfx("169.254.10.1/16")},
+	}
+	if got, err := Choose(cands, "en5", "", ""); err != nil || got.Interface != "en5" {
+		t.Errorf("with the default route on en5: %+v, %v", got, err)
+	}
+	if got, err := Choose(cands, "", "", ""); err != nil || got.Interface != "en0" {
+		t.Errorf("without a default route the bridges and vmenet must lose to en0: %+v, %v", got, err)
+	}
+	if got := UpCommand("darwin", "en5"); got != "sudo ifconfig en5 up" {
+		t.Errorf("UpCommand darwin = %q", got)
 	}
 }

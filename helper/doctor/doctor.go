@@ -89,7 +89,9 @@ type Facts struct {
 	Choice        netif.Choice
 	ChoiceErr     error
 	Candidates    []netif.Candidate
-	Firmware      []api.Firmware
+	// Firewall is macOS's Application Firewall, nil elsewhere.
+	Firewall *AppFirewall
+	Firmware []api.Firmware
 	// Profiles and machines, and for each profile the asset files it names
 	// that are missing from the data directory.
 	Profiles       []api.Profile
@@ -109,8 +111,9 @@ func Evaluate(f Facts) Report {
 	checks = append(checks, checkService(f), checkDaemon(f))
 	checks = append(checks, checkPorts(f)...)
 	checks = append(checks, checkRivals(f)...)
+	checks = append(checks, checkFirewall(f.Firewall)...)
 	checks = append(checks, checkInterface(f))
-	checks = append(checks, checkFirmware(f.Firmware)...)
+	checks = append(checks, checkFirmware(f.Firmware, f.GOOS)...)
 	checks = append(checks, checkProfiles(f)...)
 	checks = append(checks, checkDatabase(f))
 	r := Report{}
@@ -197,10 +200,19 @@ func pixiePorts(p api.Ports, goos string) []port {
 	if goos == "darwin" {
 		stopHint = "stop it (Internet Sharing: System Settings › General › Sharing; dnsmasq: `sudo brew services stop dnsmasq`)"
 	}
+	dhcpClash := "another DHCP server on this host shares the port: SO_REUSEPORT lets both binds succeed, so binding proves nothing; the kernel gives each PXE request to one of them, and a client may never hear pixie"
+	if goos == "darwin" {
+		dhcpClash = "another DHCP server on this host holds the port: macOS lets two programs share it only if both asked for SO_REUSEPORT, so pixie's bind fails or it hears no PXE request"
+	}
+	tftpFix := "stop the other TFTP server (e.g. `sudo systemctl disable --now tftpd-hpa`)"
+	if goos == "darwin" {
+		// macOS's own tftpd is a launchd job, off unless someone loaded it.
+		tftpFix = "stop the other TFTP server (macOS's own: `sudo launchctl bootout system/com.apple.tftpd`)"
+	}
 	return []port{
-		{"proxyDHCP", "udp", p.DHCP, "another DHCP server on this host shares the port: SO_REUSEPORT lets both binds succeed, so binding proves nothing; the kernel gives each PXE request to one of them, and a client may never hear pixie", stopHint},
+		{"proxyDHCP", "udp", p.DHCP, dhcpClash, stopHint},
 		{"PXE boot server", "udp", p.PXE, "another PXE server shares the port: firmware that asks again on this port (EDK2, OVMF) may get its answer or none", stopHint},
-		{"TFTP", "udp", p.TFTP, "another TFTP server holds the port: pixie cannot bind it, or clients fetch iPXE from the other server", "stop the other TFTP server (e.g. `sudo systemctl disable --now tftpd-hpa`)"},
+		{"TFTP", "udp", p.TFTP, "another TFTP server holds the port: pixie cannot bind it, or clients fetch iPXE from the other server", tftpFix},
 		{"HTTP", "tcp", p.HTTP, "another program holds the port: pixie cannot serve iPXE scripts, kernels and Ignition there", "stop it, or give pixie another port (`sudo pixie install service --force --http-port N`)"},
 	}
 }
@@ -243,14 +255,26 @@ func checkPorts(f Facts) []Check {
 		}
 		slices.Sort(others)
 		others = slices.Compact(others)
+		clash, fix := p.clash, p.fix
+		if f.GOOS == "darwin" && p.proto == "udp" && (p.num == f.Ports.DHCP || p.num == f.Ports.PXE) {
+			for _, h := range f.Scan.Holders {
+				for _, pr := range h.Procs {
+					if h.Proto == p.proto && int(h.Local.Port()) == p.num {
+						if w, fx, ok := darwinHolder(pr.Name); ok {
+							clash, fix = w, fx
+						}
+					}
+				}
+			}
+		}
 		switch {
 		case len(others) > 0:
 			c.Status = Fail
-			c.Message = "held by " + strings.Join(others, ", ") + ": " + p.clash
+			c.Message = "held by " + strings.Join(others, ", ") + ": " + clash
 			if len(mine) > 0 {
 				c.Message += " (pixie holds it too: " + strings.Join(mine, ", ") + ")"
 			}
-			c.Fix = p.fix
+			c.Fix = fix
 		case len(unknown) > 0:
 			c.Status = Warn
 			c.Message = "bound on " + strings.Join(unknown, ", ") + " by a process doctor cannot see"
@@ -322,7 +346,7 @@ func checkInterface(f Facts) Check {
 		c.Fix = "plug it in, or serve on another: sudo pixie install service --force --interface NAME"
 	case !cand.Up:
 		c.Status, c.Message = Fail, fmt.Sprintf("interface %s is down", name)
-		c.Fix = fmt.Sprintf("bring it up (`sudo ip link set %s up`, or connect the cable)", name)
+		c.Fix = fmt.Sprintf("bring it up (`%s`, or connect the cable)", netif.UpCommand(f.GOOS, name))
 	case len(cand.Addrs) == 0:
 		c.Status, c.Message = Fail, fmt.Sprintf("interface %s has no IPv4 address", name)
 		c.Fix = "connect it to the LAN machines boot on (its DHCP server gives it an address), or give it one"
@@ -347,8 +371,8 @@ func prefixes(ps []netip.Prefix) string {
 // checkFirmware says per architecture what iPXE pixie hands out. BIOS and
 // x86-64 UEFI are what almost every PC needs; nothing at all blocks every
 // PXE boot (iPXE ROMs, which skip TFTP, aside).
-func checkFirmware(fw []api.Firmware) []Check {
-	fix := "install the OS's iPXE package (Debian/Ubuntu: apt install ipxe; Fedora: dnf install ipxe-bootimgs), use a pixie build with embedded firmware (make embedded), or put the files in the data directory's firmware/"
+func checkFirmware(fw []api.Firmware, goos string) []Check {
+	fix := firmwareFix(goos)
 	found := false
 	for _, a := range fw {
 		found = found || len(a.Files) > 0
@@ -438,4 +462,12 @@ func checkDatabase(f Facts) Check {
 		c.Fix = "stop pixie, keep a copy, and recover it (`sqlite3 pixie.db .recover | sqlite3 fixed.db`) or move it away to start afresh"
 	}
 	return c
+}
+
+// firmwareFix is where iPXE comes from on goos.
+func firmwareFix(goos string) string {
+	if goos == "darwin" {
+		return "install pixie from the Pixie app or pkg (they carry iPXE), build it with `make firmware embedded` (needs no dpkg), or put undionly.kpxe and ipxe.efi in the data directory's firmware/ or in /opt/homebrew/share/ipxe (Intel Macs: /usr/local/share/ipxe)"
+	}
+	return "install the OS's iPXE package (Debian/Ubuntu: apt install ipxe; Fedora: dnf install ipxe-bootimgs), use a pixie build with embedded firmware (make embedded; Fedora CoreOS and Flatcar have no iPXE package), or put the files in the data directory's firmware/"
 }

@@ -101,6 +101,14 @@ func Gather(ctx context.Context, o Options) Facts {
 	case "darwin":
 		f.Scan = scanLsof(ctx, udp, tcp)
 		f.Processes = processNames(ctx)
+		app := ""
+		if exe, _, ok := strings.Cut(f.Service.CommandLine, " "); ok || exe != "" {
+			app = exe
+		}
+		if app == "" {
+			app, _ = os.Executable()
+		}
+		f.Firewall = gatherFirewall(ctx, app)
 	}
 
 	if f.Firmware == nil {

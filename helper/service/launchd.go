@@ -3,6 +3,7 @@ package service
 import (
 	"fmt"
 	"path"
+	"strings"
 
 	"howett.net/plist"
 )
@@ -22,7 +23,16 @@ type LaunchdJob struct {
 	// WorkingDirectory is "/": launchd's default is also "/", but saying so
 	// keeps a relative path in the flags from meaning something by chance.
 	WorkingDirectory string `plist:"WorkingDirectory"`
+	// AssociatedBundleIdentifiers (macOS 13+) makes System Settings ›
+	// General › Login Items show the daemon as Pixie, with the app's
+	// icon, instead of an anonymous background item. Set when the daemon
+	// runs from inside Pixie.app.
+	AssociatedBundleIdentifiers []string `plist:"AssociatedBundleIdentifiers,omitempty"`
 }
+
+// AppBundleID is Pixie.app's CFBundleIdentifier (packaging/macos.BundleID
+// says the same; packaging imports this package, not the other way).
+const AppBundleID = "dev.pixie.Pixie"
 
 // Job returns the LaunchDaemon for spec: root (a LaunchDaemon without
 // UserName runs as root), started at boot, kept alive, its output appended
@@ -31,15 +41,20 @@ func (s Spec) Job() (LaunchdJob, error) {
 	if !path.IsAbs(s.Executable) {
 		return LaunchdJob{}, fmt.Errorf("the LaunchDaemon needs the pixie binary's absolute path, not %q", s.Executable)
 	}
+	var bundles []string
+	if strings.Contains(s.Executable, ".app/Contents/MacOS/") {
+		bundles = []string{AppBundleID}
+	}
 	return LaunchdJob{
-		Label:             LaunchdLabel,
-		ProgramArguments:  append([]string{s.Executable}, s.Args...),
-		RunAtLoad:         true,
-		KeepAlive:         true,
-		ThrottleInterval:  5,
-		StandardOutPath:   LaunchdLogFile,
-		StandardErrorPath: LaunchdLogFile,
-		WorkingDirectory:  "/",
+		AssociatedBundleIdentifiers: bundles,
+		Label:                       LaunchdLabel,
+		ProgramArguments:            append([]string{s.Executable}, s.Args...),
+		RunAtLoad:                   true,
+		KeepAlive:                   true,
+		ThrottleInterval:            5,
+		StandardOutPath:             LaunchdLogFile,
+		StandardErrorPath:           LaunchdLogFile,
+		WorkingDirectory:            "/",
 	}, nil
 }
 

@@ -117,7 +117,17 @@ func (m *Manager) controller(cfg *kservice.Config) (Controller, error) {
 	if !m.live() {
 		return &stager{root: m.Root, goos: m.GOOS, cfg: cfg}, nil
 	}
-	return kservice.New(program{}, cfg)
+	svc, err := kservice.New(program{}, cfg)
+	if err != nil || m.GOOS != "darwin" {
+		return svc, err
+	}
+	return newLaunchctl(svc, LaunchdPlistPath, nil), nil
+}
+
+// stateReporter is a Controller that says more than kardianos/service's
+// three-valued Status (launchctlCtl: pid, last exit code).
+type stateReporter interface {
+	State() (status, detail string, err error)
 }
 
 // baseConfig is enough of the library's config to control an installed
@@ -376,7 +386,10 @@ type State struct {
 	Installed bool   `json:"installed"`
 	// Status is running, stopped, failed or unknown (no service manager
 	// here, or it would not say).
-	Status      string `json:"status,omitempty"`
+	Status string `json:"status,omitempty"`
+	// Detail is the service manager's own word on it, when it says more
+	// ("pid 412", "last exit code 1").
+	Detail      string `json:"detail,omitempty"`
 	CommandLine string `json:"command_line,omitempty"` // what the service runs
 	// Check is the command that shows the service manager's view.
 	Check string `json:"check,omitempty"`
@@ -406,6 +419,13 @@ func (m *Manager) State() State {
 	if err != nil || ctl.Platform() != m.wantPlatform() {
 		return st
 	}
+	if r, ok := ctl.(stateReporter); ok {
+		status, detail, err := r.State()
+		if err == nil {
+			st.Status, st.Detail = status, detail
+		}
+		return st
+	}
 	switch s, err := ctl.Status(); {
 	case err != nil && strings.Contains(err.Error(), "failed"):
 		st.Status = "failed"
@@ -426,6 +446,9 @@ func (s State) String() string {
 	out := fmt.Sprintf("installed (%s)", s.Kind)
 	if s.Status != "" {
 		out += ", " + s.Status
+	}
+	if s.Detail != "" {
+		out += " (" + s.Detail + ")"
 	}
 	return out
 }

@@ -273,9 +273,19 @@ func TestLaunchdPlist(t *testing.T) {
 		"StandardOutPath":   "/Library/Logs/Pixie/pixie.log",
 		"StandardErrorPath": "/Library/Logs/Pixie/pixie.log",
 		"WorkingDirectory":  "/",
+		// Inside Pixie.app: Login Items shows the daemon as Pixie.
+		"AssociatedBundleIdentifiers": []any{"dev.pixie.Pixie"},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("plist (-want +got):\n%s", diff)
+	}
+	// A plain binary (Homebrew, make build) has no bundle to name.
+	plain, err := LaunchdPlist(Spec{GOOS: "darwin", Executable: "/usr/local/bin/pixie", Args: []string{"serve"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(plain), "AssociatedBundleIdentifiers") {
+		t.Errorf("plist for /usr/local/bin/pixie names a bundle:\n%s", plain)
 	}
 	if _, ok := got["UserName"]; ok {
 		t.Error("UserName set: the LaunchDaemon must run as root to bind ports 67, 69, 4011")

@@ -7,7 +7,7 @@
 set -euo pipefail
 
 pkgs=(iproute2 qemu-system-x86 ovmf ipxe ipxe-qemu dnsmasq busybox-static tftp-hpa
-      curl cpio kmod linux-image-amd64 gcc dbus-daemon systemd)
+      curl cpio kmod linux-image-amd64 gcc dbus-daemon systemd xz-utils)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -7,6 +7,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"howett.net/plist"
+
+	"github.com/pixie-boot/pixie/helper/service"
 )
 
 func TestInfoPlist(t *testing.T) {
@@ -95,5 +97,13 @@ func TestBuild(t *testing.T) {
 	}
 	if err := Build(filepath.Join(dir, "Pixie"), in); err == nil {
 		t.Error("a bundle name without .app was accepted")
+	}
+}
+
+// The LaunchDaemon names the app's bundle so Login Items shows it as
+// Pixie: the two identifiers must agree.
+func TestLaunchDaemonNamesThisBundle(t *testing.T) {
+	if service.AppBundleID != BundleID {
+		t.Fatalf("helper/service.AppBundleID %q != packaging/macos.BundleID %q", service.AppBundleID, BundleID)
 	}
 }
