@@ -1,6 +1,8 @@
-// Package firmware finds and opens the iPXE first-stage files pixie sends to
+// Package firmware finds and opens the first-stage files pixie sends to
 // network-booting machines (over TFTP, and over HTTP to UEFI HTTP boot
-// clients).
+// clients): iPXE, and for machines iPXE cannot boot (UEFI Secure Boot,
+// arm64) the signed loaders shim (shimx64.efi, shimaa64.efi) and GRUB
+// (grubx64.efi, grubaa64.efi).
 //
 // A Set looks in three kinds of source, in this order, and per file the
 // first source that has it wins:
@@ -10,7 +12,11 @@
 //  2. the firmware embedded in the binary (package assets/firmware), if the
 //     binary was built after `make firmware`;
 //  3. the OS's iPXE package directories (DefaultOSDirs: Debian and Ubuntu
-//     install to /usr/lib/ipxe, Fedora to /usr/share/ipxe).
+//     install to /usr/lib/ipxe, Fedora to /usr/share/ipxe), for iPXE files;
+//  4. the OS's loader directories (DefaultLoaderDirs), for shim and GRUB:
+//     Debian's shim-signed (/usr/lib/shim/shimx64.efi.signed) and
+//     grub-efi-amd64-signed (/usr/lib/grub/x86_64-efi-signed/
+//     grubnetx64.efi.signed, the network image), and their arm64 twins.
 //
 // So an override replaces one file without hiding the others, and a machine
 // with the ipxe package installed needs nothing else.

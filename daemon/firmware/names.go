@@ -25,27 +25,53 @@ const (
 	SourceEmbedded = "embedded"
 )
 
+// Kind is what a known file is: iPXE, or one of the two Secure Boot
+// loaders (shim, the Microsoft-signed first stage, and the GRUB it
+// verifies and starts).
+type Kind string
+
+const (
+	KindIPXE Kind = "ipxe"
+	KindShim Kind = "shim"
+	KindGRUB Kind = "grub"
+)
+
 // KnownFile is one first-stage file pixie knows how to offer.
 type KnownFile struct {
 	// Name is what clients ask for and what the override directory and
 	// the embedded set call the file.
 	Name string
 	Arch Arch
+	Kind Kind
 	// OSNames are the paths, relative to an OS package directory, tried in
-	// order for this file: Debian's name first, then Fedora's.
+	// order for this file: Debian's name first, then Fedora's. iPXE files
+	// are looked up in the iPXE directories (DefaultOSDirs), loaders in
+	// the loader directories (DefaultLoaderDirs).
 	OSNames []string
 }
+
+// DefaultLoaderDirs returns where OS packages install signed shim and GRUB
+// builds: Debian's shim-signed and grub-efi-{amd64,arm64}-signed under
+// /usr/lib/shim and /usr/lib/grub/*-efi-signed.
+func DefaultLoaderDirs() []string { return []string{"/usr/lib"} }
 
 // Known returns the first-stage files pixie knows, grouped by architecture
 // in the order of Arches and, within one architecture, in order of
 // preference. The slice is new on every call.
 func Known() []KnownFile {
 	return []KnownFile{
-		{Name: "undionly.kpxe", Arch: ArchBIOS, OSNames: []string{"undionly.kpxe"}},
-		{Name: "ipxe.efi", Arch: ArchEFIx64, OSNames: []string{"ipxe.efi", "ipxe-x86_64.efi"}},
-		{Name: "snponly.efi", Arch: ArchEFIx64, OSNames: []string{"snponly.efi", "ipxe-snponly-x86_64.efi"}},
-		{Name: "ipxe-i386.efi", Arch: ArchEFIIA32, OSNames: []string{"ipxe-i386.efi"}},
-		{Name: "ipxe-arm64.efi", Arch: ArchEFIARM64, OSNames: []string{"ipxe-arm64.efi", "arm64-efi/ipxe.efi"}},
+		{Name: "undionly.kpxe", Arch: ArchBIOS, Kind: KindIPXE, OSNames: []string{"undionly.kpxe"}},
+		{Name: "ipxe.efi", Arch: ArchEFIx64, Kind: KindIPXE, OSNames: []string{"ipxe.efi", "ipxe-x86_64.efi"}},
+		{Name: "snponly.efi", Arch: ArchEFIx64, Kind: KindIPXE, OSNames: []string{"snponly.efi", "ipxe-snponly-x86_64.efi"}},
+		// shim loads grubx64.efi from the directory it came from; Debian's
+		// network GRUB image (grubnet*) has its prefix at /grub and its
+		// network modules built in, the disk image (grubx64) has not.
+		{Name: "shimx64.efi", Arch: ArchEFIx64, Kind: KindShim, OSNames: []string{"shim/shimx64.efi.signed"}},
+		{Name: "grubx64.efi", Arch: ArchEFIx64, Kind: KindGRUB, OSNames: []string{"grub/x86_64-efi-signed/grubnetx64.efi.signed"}},
+		{Name: "ipxe-i386.efi", Arch: ArchEFIIA32, Kind: KindIPXE, OSNames: []string{"ipxe-i386.efi"}},
+		{Name: "ipxe-arm64.efi", Arch: ArchEFIARM64, Kind: KindIPXE, OSNames: []string{"ipxe-arm64.efi", "arm64-efi/ipxe.efi"}},
+		{Name: "shimaa64.efi", Arch: ArchEFIARM64, Kind: KindShim, OSNames: []string{"shim/shimaa64.efi.signed"}},
+		{Name: "grubaa64.efi", Arch: ArchEFIARM64, Kind: KindGRUB, OSNames: []string{"grub/arm64-efi-signed/grubnetaa64.efi.signed"}},
 	}
 }
 
@@ -57,6 +83,22 @@ func Arches() []Arch { return []Arch{ArchBIOS, ArchEFIx64, ArchEFIIA32, ArchEFIA
 func ArchOf(name string) (Arch, bool) {
 	k, ok := known(name)
 	return k.Arch, ok
+}
+
+// KindOf returns what kind of known file name is.
+func KindOf(name string) (Kind, bool) {
+	k, ok := known(name)
+	return k.Kind, ok
+}
+
+// Optional reports whether name is a file shim asks for before its
+// second stage, on every boot, whether or not the server has it
+// (revocation lists, an extra certificate): "not found" is the normal
+// answer and no cause for a warning.
+func Optional(name string) bool {
+	n := strings.TrimPrefix(name, "/")
+	return strings.HasPrefix(n, "revocations") && strings.HasSuffix(n, ".efi") ||
+		strings.HasPrefix(n, "shim_certificate") && strings.HasSuffix(n, ".efi")
 }
 
 func known(name string) (KnownFile, bool) {

@@ -11,6 +11,7 @@ import (
 // FileStatus is one known file in a Report.
 type FileStatus struct {
 	Name   string `json:"name"`
+	Kind   Kind   `json:"kind"`
 	Found  bool   `json:"found"`
 	Source string `json:"source,omitempty"` // where it is served from, when found
 	Path   string `json:"path,omitempty"`   // the file on disk; "" if embedded
@@ -92,7 +93,7 @@ func (s *Set) Report() []ArchReport {
 			if k.Arch != arch {
 				continue
 			}
-			st := FileStatus{Name: k.Name}
+			st := FileStatus{Name: k.Name, Kind: k.Kind}
 			f, err := s.Open(k.Name)
 			switch {
 			case err == nil:

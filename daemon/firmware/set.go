@@ -77,22 +77,43 @@ type source interface {
 	open(name string) (*File, error)
 }
 
+// Dirs are the sources of a Set besides the embedded files.
+type Dirs struct {
+	// DataDir holds the override directory OverrideDir(DataDir); "" for
+	// none.
+	DataDir string
+	// OSDirs are the OS iPXE package directories (usually DefaultOSDirs);
+	// only iPXE files are served from them.
+	OSDirs []string
+	// LoaderDirs are where OS packages put signed shim and GRUB (usually
+	// DefaultLoaderDirs); only the loaders are served from them.
+	LoaderDirs []string
+}
+
 // New returns the Set served from, in order of precedence, the override
 // directory OverrideDir(dataDir) (skipped when dataDir is ""), the embedded
 // files (skipped when nil; it is meant for an in-memory file system such as
-// the one assets/firmware returns) and the OS package directories osDirs
-// (usually DefaultOSDirs). Sources that do not exist are not an error: they
-// have no files.
+// the one assets/firmware returns), the OS package directories osDirs
+// (usually DefaultOSDirs) and the OS loader directories DefaultLoaderDirs.
+// Sources that do not exist are not an error: they have no files.
 func New(dataDir string, embedded fs.FS, osDirs []string) *Set {
+	return NewFrom(Dirs{DataDir: dataDir, OSDirs: osDirs, LoaderDirs: DefaultLoaderDirs()}, embedded)
+}
+
+// NewFrom is New with every directory chosen by the caller.
+func NewFrom(d Dirs, embedded fs.FS) *Set {
 	s := &Set{has: make(map[string]hasAnswer), now: time.Now}
-	if dataDir != "" {
-		s.sources = append(s.sources, rootSource{dir: OverrideDir(dataDir)})
+	if d.DataDir != "" {
+		s.sources = append(s.sources, rootSource{dir: OverrideDir(d.DataDir)})
 	}
 	if embedded != nil {
 		s.sources = append(s.sources, fsSource{fsys: embedded})
 	}
-	for _, d := range osDirs {
-		s.sources = append(s.sources, osSource{dir: d})
+	for _, dir := range d.OSDirs {
+		s.sources = append(s.sources, osSource{dir: dir, loaders: false})
+	}
+	for _, dir := range d.LoaderDirs {
+		s.sources = append(s.sources, osSource{dir: dir, loaders: true})
 	}
 	return s
 }

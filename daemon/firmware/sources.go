@@ -48,16 +48,20 @@ func (r rootSource) open(name string) (*File, error) {
 	return osFile(f, name, r.label(), filepath.Join(r.dir, name))
 }
 
-// osSource is an OS package directory: only known files, under the
-// package's names, with the package's symlinks followed.
-type osSource struct{ dir string }
+// osSource is an OS package directory: only known files of its kind
+// (iPXE, or the Secure Boot loaders), under the package's names, with the
+// package's symlinks followed.
+type osSource struct {
+	dir     string
+	loaders bool
+}
 
 func (o osSource) label() string    { return o.dir }
 func (o osSource) describe() string { return o.dir }
 
 func (o osSource) open(name string) (*File, error) {
 	k, ok := known(name)
-	if !ok {
+	if !ok || (k.Kind != KindIPXE) != o.loaders {
 		return nil, ErrNotFound
 	}
 	for _, rel := range k.OSNames {
