@@ -1,0 +1,118 @@
+package e2e
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/pixie-boot/pixie/daemon/api"
+	"github.com/pixie-boot/pixie/internal/testnet"
+)
+
+// The machines of the Secure Boot test.
+const (
+	macSecureGRUB = "52:54:00:5b:00:01"
+	macSecureIPXE = "52:54:00:5b:00:02"
+)
+
+// TestSecureBootShimGRUB boots OVMF with Secure Boot enforced (Microsoft's
+// keys enrolled) through the signed chain pixie serves: shim from pixie's
+// proxy offer, shim loads grubx64.efi from pixie, Debian's GRUB asks the
+// router's next-server (pixie) for its config, pixie renders it from the
+// default profile, GRUB loads Debian's signed kernel and the test initrd
+// over TFTP, and the initrd fetches its Ignition config with its per-boot
+// token. The loaders come from Debian's shim-signed and
+// grub-efi-amd64-signed, copied into pixie's firmware override.
+//
+// The negative, on a second LAN: the same firmware refuses Debian's
+// unsigned ipxe.efi, which proves Secure Boot is enforced.
+func TestSecureBootShimGRUB(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots two VMs under TCG: not with -short")
+	}
+	shim, grub := testnet.RequireSecureBootVM(t)
+
+	t.Run("shim-grub", func(t *testing.T) {
+		p := startPixieLAN(t, pixieOptions{
+			WithOS:     true,
+			RouterConf: []string{testnet.NextServer(testnet.ServerIP)},
+			ServeArgs:  []string{"--efi-file", "shimx64.efi"},
+			Firmware:   map[string]string{"shimx64.efi": shim, "grubx64.efi": grub},
+		})
+		var fw []string
+		for _, a := range p.Status(t).Firmware {
+			if a.Arch == "efi-x64" {
+				for _, f := range a.Files {
+					fw = append(fw, f.Name)
+				}
+			}
+		}
+		if !slices.Contains(fw, "shimx64.efi") || !slices.Contains(fw, "grubx64.efi") {
+			t.Fatalf("pixie status: efi-x64 serves %v, want shimx64.efi and grubx64.efi", fw)
+		}
+		p.appendArgs(t, defaultProfile, "panic=5")
+
+		res, wall := p.Boot(context.Background(), t, testnet.UEFISecureBoot, macSecureGRUB, nil)
+		t.Logf("Secure Boot shim -> GRUB boot: %s (wall %.1fs)", res, wall.Seconds())
+		got := bootedSHA(t, res)
+		if !strings.Contains(res.Log, testnet.MarkerSecureBoot) {
+			t.Errorf("the kernel did not say %q: Secure Boot was not on\n%s", testnet.MarkerSecureBoot, tail(cleanConsole(res.Log), 3000))
+		}
+		checkTimeline(t, p, macSecureGRUB, 0, []string{"dhcp", "tftp", "tftp", "script", "kernel", "initrd", "ignition"}, nil)
+		es := p.Timeline(t, macSecureGRUB)
+		var tftp []string
+		for _, e := range es {
+			if e.Stage == "tftp" {
+				tftp = append(tftp, strings.Fields(e.Detail)[0])
+			}
+		}
+		if !slices.Equal(tftp, []string{"shimx64.efi", "grubx64.efi"}) {
+			t.Errorf("TFTP downloads of %s: %v, want shimx64.efi then grubx64.efi", macSecureGRUB, tftp)
+		}
+		if e, ok := firstStage(es, "script"); !ok || !strings.Contains(e.Detail, "GRUB config") {
+			t.Errorf("script event %+v: want the GRUB config", e)
+		}
+		want := p.Ignition(t, res)
+		if got != "" && got != sha256Hex(want) {
+			t.Errorf("the machine fetched a config with sha256 %s; pixie serves %s for %s", got, sha256Hex(want), macSecureGRUB)
+		}
+	})
+
+	t.Run("ipxe-refused", func(t *testing.T) {
+		p := startPixieLAN(t, pixieOptions{WithOS: true})
+		ctx := context.Background()
+		tap, err := p.LAN.AddTap("tapsb")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := p.LAN.RunVM(ctx, testnet.VMOptions{
+			Firmware: testnet.UEFISecureBoot, MAC: macSecureIPXE, Tap: tap,
+			StopOn: append(testnet.DefaultStopMarkers(), testnet.MarkerAccessDenied),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("Secure Boot with ipxe.efi: %s", res)
+		if res.Matched != testnet.MarkerAccessDenied {
+			t.Errorf("OVMF with Secure Boot did not refuse ipxe.efi (want %q on the console):\n%s", testnet.MarkerAccessDenied, tail(cleanConsole(res.Log), 3000))
+		}
+		es := p.Timeline(t, macSecureIPXE)
+		t.Logf("pixie timeline %s:\n%s", macSecureIPXE, formatEvents(es))
+		if e, ok := firstStage(es, "tftp"); !ok || !strings.HasPrefix(e.Detail, "ipxe.efi") {
+			t.Errorf("no TFTP download of ipxe.efi by %s: %+v", macSecureIPXE, es)
+		}
+		if _, ok := firstStage(es, "script"); ok {
+			t.Errorf("iPXE ran under Secure Boot: %+v", es)
+		}
+	})
+}
+
+func firstStage(es []api.Event, stage string) (api.Event, bool) {
+	for _, e := range es {
+		if string(e.Stage) == stage {
+			return e, true
+		}
+	}
+	return api.Event{}, false
+}
