@@ -77,6 +77,24 @@ func TestSecureBootShimGRUB(t *testing.T) {
 		if got != "" && got != sha256Hex(want) {
 			t.Errorf("the machine fetched a config with sha256 %s; pixie serves %s for %s", got, sha256Hex(want), macSecureGRUB)
 		}
+		// shim's optional files and GRUB's module lists are asked for on
+		// every boot and are never there: no warnings about this machine
+		// for a good boot.
+		var asked, warned []string
+		for _, line := range strings.Split(p.Daemon.Log(), "\n") {
+			if strings.Contains(line, "server=tftp") {
+				if i := strings.Index(line, " file="); i >= 0 {
+					asked = append(asked, strings.Fields(line[i+6:])[0])
+				}
+			}
+			if (strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR")) && strings.Contains(line, "mac="+macSecureGRUB) {
+				warned = append(warned, line)
+			}
+		}
+		t.Logf("TFTP names in pixie's log: %s", strings.Join(slices.Compact(asked), " "))
+		if len(warned) > 0 {
+			t.Errorf("pixie warned during a good Secure Boot boot:\n%s", strings.Join(warned, "\n"))
+		}
 	})
 
 	t.Run("ipxe-refused", func(t *testing.T) {
