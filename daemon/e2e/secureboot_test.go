@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pixie-boot/pixie/daemon/api"
 	"github.com/pixie-boot/pixie/internal/testnet"
@@ -14,6 +15,7 @@ import (
 const (
 	macSecureGRUB = "52:54:00:5b:00:01"
 	macSecureIPXE = "52:54:00:5b:00:02"
+	macSecureLost = "52:54:00:5b:00:03"
 )
 
 // TestSecureBootShimGRUB boots OVMF with Secure Boot enforced (Microsoft's
@@ -94,6 +96,57 @@ func TestSecureBootShimGRUB(t *testing.T) {
 		t.Logf("TFTP names in pixie's log: %s", strings.Join(slices.Compact(asked), " "))
 		if len(warned) > 0 {
 			t.Errorf("pixie warned during a good Secure Boot boot:\n%s", strings.Join(warned, "\n"))
+		}
+	})
+
+	// A router that does not name pixie as next-server: shim (which
+	// follows the proxy offer) loads GRUB from pixie, GRUB looks for its
+	// config at the router and stops at its prompt. pixie records, after
+	// its 60 s wait, why and what to do.
+	t.Run("no-next-server", func(t *testing.T) {
+		p := startPixieLAN(t, pixieOptions{
+			WithOS:    true,
+			ServeArgs: []string{"--efi-file", "shimx64.efi"},
+			Firmware:  map[string]string{"shimx64.efi": shim, "grubx64.efi": grub},
+		})
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		tap, err := p.LAN.AddTap("taplost")
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan *testnet.VMResult, 1)
+		go func() {
+			res, err := p.LAN.RunVM(ctx, testnet.VMOptions{Firmware: testnet.UEFISecureBoot, MAC: macSecureLost, Tap: tap, Timeout: 150 * time.Second})
+			if err != nil {
+				t.Error(err)
+			}
+			done <- res
+		}()
+		var explained *api.Event
+		deadline := time.Now().Add(150 * time.Second)
+		for explained == nil && time.Now().Before(deadline) {
+			time.Sleep(2 * time.Second)
+			for _, e := range p.Timeline(t, macSecureLost) {
+				if e.Stage == "error" && strings.Contains(e.Detail, "never asked pixie for its GRUB config") {
+					explained = &e
+				}
+			}
+		}
+		cancel()
+		res := <-done
+		es := p.Timeline(t, macSecureLost)
+		t.Logf("pixie timeline %s:\n%s", macSecureLost, formatEvents(es))
+		if explained == nil {
+			t.Fatalf("no explanation event for %s (GRUB fetched, no config asked)\nconsole:\n%s", macSecureLost, tail(cleanConsole(res.Log), 2000))
+		}
+		for _, want := range []string{"grubx64.efi", "next-server", testnet.ServerIP, "full DHCP mode"} {
+			if !strings.Contains(explained.Detail, want) {
+				t.Errorf("explanation lacks %q: %s", want, explained.Detail)
+			}
+		}
+		if _, ok := firstStage(es, "script"); ok {
+			t.Errorf("GRUB did get a config from pixie: %+v", es)
 		}
 	})
 
