@@ -31,9 +31,11 @@ vet:
 	$(GO) vet ./...
 	GOOS=darwin CGO_ENABLED=0 $(GO) vet $$($(GO) list ./... | grep -v -e /internal/testnet -e /e2e)
 
-# Fetch Debian's iPXE build into assets/firmware (build inputs, not in git).
+# Fetch Debian's iPXE build and its signed shim and GRUB into assets/firmware
+# (build inputs, not in git).
 firmware:
 	bash ./assets/firmware/fetch-debian-ipxe.sh
+	bash ./assets/firmware/fetch-debian-loaders.sh
 
 # A self-contained binary with the iPXE firmware built in (for CoreOS hosts,
 # which have no iPXE package).
