@@ -4,33 +4,17 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/pixie-boot/pixie/daemon/grubcfg/grubtest"
 )
 
-// skeleton replaces every quoted word of a config by Q: what is left is
-// what GRUB runs as commands. Hostile values must leave it unchanged.
 func skeleton(t *testing.T, cfg string) string {
 	t.Helper()
-	var out []string
-	for i, line := range strings.Split(cfg, "\n") {
-		if strings.HasPrefix(line, "#") {
-			out = append(out, "#")
-			continue
-		}
-		words, sp, ok := lexLine(line)
-		if !ok {
-			t.Fatalf("line %d leaves a quote open or uses double quotes: %q", i+1, line)
-		}
-		var ws []string
-		for _, w := range words {
-			if w.quoted {
-				ws = append(ws, "Q")
-			} else {
-				ws = append(ws, w.text)
-			}
-		}
-		out = append(out, strings.Join(ws, " ")+"|"+sp)
+	s, err := grubtest.Shape(cfg)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, cfg)
 	}
-	return strings.Join(out, "\n")
+	return s
 }
 
 func FuzzConfig(f *testing.F) {
@@ -62,11 +46,11 @@ func FuzzConfig(f *testing.F) {
 		}
 		// And the values arrive intact.
 		for _, line := range strings.Split(got, "\n") {
-			words, _, _ := lexLine(line)
-			if len(words) > 1 && words[0].text == "linux" {
-				last := words[len(words)-1].text
-				if last != arg || words[1].text != kernel {
-					t.Fatalf("linux line carries %q / %q, want %q / %q", words[1].text, last, kernel, arg)
+			words, _, _ := grubtest.Lex(line)
+			if len(words) > 2 && words[1].Text == "linux" {
+				last := words[len(words)-2].Text // before "then"
+				if last != arg || words[2].Text != kernel {
+					t.Fatalf("linux line carries %q / %q, want %q / %q", words[2].Text, last, kernel, arg)
 				}
 			}
 		}

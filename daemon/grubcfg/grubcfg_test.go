@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/pixie-boot/pixie/daemon/grubcfg/grubtest"
 )
 
 func TestQuote(t *testing.T) {
@@ -35,9 +37,9 @@ func TestQuote(t *testing.T) {
 			t.Errorf("Quote(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
 			continue
 		}
-		words, sp, ok := lexLine(got)
-		if !ok || sp != "" || len(words) != 1 || words[0].text != tc.in {
-			t.Errorf("Quote(%q) = %s lexes as %v %q %v", tc.in, got, words, sp, ok)
+		words, sp, err := grubtest.Lex(got)
+		if err != nil || sp != "" || len(words) != 1 || words[0].Text != tc.in {
+			t.Errorf("Quote(%q) = %s lexes as %v %q %v", tc.in, got, words, sp, err)
 		}
 	}
 }

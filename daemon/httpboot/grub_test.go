@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pixie-boot/pixie/daemon/store"
 )
@@ -95,8 +96,14 @@ func TestGRUBBoot(t *testing.T) {
 	if resp.StatusCode != 200 || body != kernel {
 		t.Errorf("kernel over HTTP = %d, %d bytes", resp.StatusCode, len(body))
 	}
+	// The download is recorded once the body is written: just after the
+	// client has it.
 	want := "script ignition script ignition script ignition script ignition kernel"
-	if got := strings.Join(f.rec.stages(mac), " "); got != want {
+	got := ""
+	for deadline := time.Now().Add(5 * time.Second); got != want && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		got = strings.Join(f.rec.stages(mac), " ")
+	}
+	if got != want {
 		t.Errorf("stages = %s\nwant     %s", got, want)
 	}
 }
