@@ -36,12 +36,13 @@ vet:
 	$(GO) vet ./...
 	GOOS=darwin CGO_ENABLED=0 $(GO) vet $$($(GO) list ./... | grep -v -e /internal/testnet -e /e2e)
 
-# Fetch Debian's iPXE build into assets/firmware (build inputs, not in git).
-# Needs no dpkg (packaging/debextract unpacks the .deb), so it runs on a Mac:
-# apt-get download where apt exists, else the pinned .deb over HTTPS, or
-# IPXE_DEB=FILE.deb.
+# Fetch Debian's iPXE build and its signed shim and GRUB into assets/firmware
+# (build inputs, not in git). The iPXE fetch needs no dpkg (packaging/debextract
+# unpacks the .deb), so it runs on a Mac: apt-get download where apt exists,
+# else the pinned .deb over HTTPS, or IPXE_DEB=FILE.deb.
 firmware:
 	bash ./assets/firmware/fetch-debian-ipxe.sh
+	bash ./assets/firmware/fetch-debian-loaders.sh
 
 # A self-contained binary with the iPXE firmware built in (for CoreOS hosts,
 # which have no iPXE package).

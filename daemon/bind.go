@@ -74,6 +74,7 @@ type binder struct {
 	fw         *firmware.Set
 	neigh      *neighbors.Table
 	handler    http.Handler
+	grub       tftp.Generated
 }
 
 // bootServers are the servers of one binding, sockets already open.
@@ -127,11 +128,12 @@ func (b *binder) bind(choice netif.Choice) (*bootServers, error) {
 		choice: choice,
 		dhcp:   dhcpSrv,
 		tftp: tftp.New(tftp.Config{Addr: tftpAddr.String()}, tftp.Deps{
-			Log:      b.log.With("server", "tftp"),
-			Files:    b.fw,
-			Events:   b.hub,
-			Counters: b.counters,
-			MACFor:   b.neigh.MACFor,
+			Log:       b.log.With("server", "tftp"),
+			Files:     b.fw,
+			Events:    b.hub,
+			Counters:  b.counters,
+			MACFor:    b.neigh.MACFor,
+			Generated: b.grub,
 		}),
 		tftpConn: tftpConn,
 		httpLn:   httpLn,

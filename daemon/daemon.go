@@ -111,8 +111,8 @@ func (c *Config) fill() {
 // Run serves until ctx is cancelled or a server fails.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	cfg.fill()
-	if cfg.EFIFile != "ipxe.efi" && cfg.EFIFile != "snponly.efi" {
-		return fmt.Errorf("--efi-file %q: use ipxe.efi (its own NIC drivers) or snponly.efi (the firmware's network stack)", cfg.EFIFile)
+	if cfg.EFIFile != "ipxe.efi" && cfg.EFIFile != "snponly.efi" && cfg.EFIFile != "shimx64.efi" {
+		return fmt.Errorf("--efi-file %q: use ipxe.efi (its own NIC drivers), snponly.efi (the firmware's network stack) or shimx64.efi (signed shim -> GRUB, for Secure Boot)", cfg.EFIFile)
 	}
 	if cfg.Address != "" {
 		// A malformed --address is a mistake in the command line, not a
@@ -178,6 +178,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Firmware: fw.OpenReader,
 		Events:   hub,
 		Counters: counters,
+		MACFor:   neigh.MACFor,
 	})
 	binder := &binder{
 		cfg:        cfg,
@@ -189,6 +190,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		fw:         fw,
 		neigh:      neigh,
 		handler:    boot.Handler(),
+		grub:       grubFiles{boot},
 	}
 	// The first binding happens here, so that a person who started
 	// `pixie serve` by hand and finds a port held by another program is

@@ -100,9 +100,12 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		return nil, fmt.Errorf("dhcp: HTTP port %d out of range", cfg.HTTPPort)
 	}
 	switch cfg.EFIFile {
-	case "", FileEFIx64, FileSNPOnly:
+	// shimx64.efi sends every x86-64 UEFI machine to the signed shim ->
+	// GRUB chain (Secure Boot), a whole-server choice until loaders are
+	// chosen per machine.
+	case "", FileEFIx64, FileSNPOnly, "shimx64.efi":
 	default:
-		return nil, fmt.Errorf("dhcp: EFI file %q: want %q or %q", cfg.EFIFile, FileEFIx64, FileSNPOnly)
+		return nil, fmt.Errorf("dhcp: EFI file %q: want %q, %q or %q", cfg.EFIFile, FileEFIx64, FileSNPOnly, "shimx64.efi")
 	}
 	if !cfg.ListenAddr.IsValid() {
 		cfg.ListenAddr = netip.IPv4Unspecified()

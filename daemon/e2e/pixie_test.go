@@ -102,6 +102,14 @@ type pixieOptions struct {
 	// SocketDir holds the control socket; default a new temporary
 	// directory (short enough for a unix socket path).
 	SocketDir string
+	// RouterConf are extra lines for the router's dnsmasq, e.g.
+	// testnet.NextServer(testnet.ServerIP).
+	RouterConf []string
+	// ServeArgs are added to pixie's serve flags.
+	ServeArgs []string
+	// Firmware maps file names in the data dir's firmware/ override to
+	// the files copied there before pixie starts.
+	Firmware map[string]string
 	// FollowInterface starts pixie with --interface only, no --address,
 	// so it serves whatever address the interface has (and gets).
 	FollowInterface bool
@@ -119,7 +127,15 @@ func startPixieLAN(t *testing.T, opts pixieOptions) *pixieLAN {
 	}
 	lan := testnet.NewLAN(t, testnet.Options{})
 	p := &pixieLAN{LAN: lan, Bin: bin, Busybox: busybox, DataDir: filepath.Join(lan.Dir, "data")}
-	if p.Router, err = lan.StartRouterDHCP(); err != nil {
+	for name, src := range opts.Firmware {
+		if err := os.MkdirAll(filepath.Join(p.DataDir, "firmware"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := testnet.CopyFile(filepath.Join(p.DataDir, "firmware", name), src); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p.Router, err = lan.StartRouterDHCP(opts.RouterConf...); err != nil {
 		t.Fatal(err)
 	}
 	if opts.WithOS {
@@ -160,6 +176,7 @@ func startPixieLAN(t *testing.T, opts pixieOptions) *pixieLAN {
 	if opts.FollowInterface {
 		args = slices.Delete(args, 3, 5)
 	}
+	args = append(args, opts.ServeArgs...)
 	if p.Daemon, err = lan.Start(lan.ServerNS, bin, args...); err != nil {
 		t.Fatal(err)
 	}

@@ -77,8 +77,8 @@ func TestCleanName(t *testing.T) {
 // package directories (Debian-like and Fedora-like) and a secret file
 // outside all of them.
 type layout struct {
-	dataDir, debian, fedora, outside string
-	set                              *Set
+	dataDir, debian, fedora, outside, usrLib string
+	set                                      *Set
 }
 
 func write(t *testing.T, path, content string) {
@@ -106,6 +106,7 @@ func newLayout(t *testing.T) layout {
 		debian:  filepath.Join(base, "usr-lib-ipxe"),
 		fedora:  filepath.Join(base, "usr-share-ipxe"),
 		outside: filepath.Join(base, "outside"),
+		usrLib:  filepath.Join(base, "usr-lib"),
 	}
 	fw := OverrideDir(l.dataDir)
 	write(t, filepath.Join(l.outside, "secret"), "SECRET")
@@ -139,13 +140,25 @@ func newLayout(t *testing.T) layout {
 	write(t, filepath.Join(l.fedora, "ipxe-snponly-x86_64.efi"), "fedora snponly")
 	write(t, filepath.Join(l.fedora, "arm64-efi", "ipxe.efi"), "fedora arm64")
 
+	// Debian's shim-signed and grub-efi-amd64-signed; an ipxe.efi here
+	// is not served, since this is a loader directory.
+	write(t, filepath.Join(l.usrLib, "shim", "shimx64.efi.signed"), "debian shim")
+	write(t, filepath.Join(l.usrLib, "grub", "x86_64-efi-signed", "grubnetx64.efi.signed"), "debian grubnet")
+	write(t, filepath.Join(l.usrLib, "grub", "x86_64-efi-signed", "grubx64.efi.signed"), "debian disk grub")
+	write(t, filepath.Join(l.usrLib, "ipxe.efi"), "not a loader")
+	write(t, filepath.Join(fw, "grubaa64.efi"), "data-dir grubaa64")
+
 	embedded := fstest.MapFS{
 		"ipxe.efi":       {Data: []byte("embedded ipxe.efi")},
 		"snponly.efi":    {Data: []byte("embedded snponly.efi")},
 		"embedded.efi":   {Data: []byte("embedded extra")},
 		"notregular.efi": {Mode: fs.ModeDir},
 	}
-	l.set = New(l.dataDir, embedded, []string{l.debian, filepath.Join(base, "absent"), l.fedora})
+	l.set = NewFrom(Dirs{
+		DataDir:    l.dataDir,
+		OSDirs:     []string{l.debian, filepath.Join(base, "absent"), l.fedora},
+		LoaderDirs: []string{l.usrLib},
+	}, embedded)
 	return l
 }
 
@@ -291,17 +304,21 @@ func TestReport(t *testing.T) {
 	got := l.set.Report()
 	want := []ArchReport{
 		{Arch: ArchBIOS, Files: []FileStatus{
-			{Name: "undionly.kpxe", Found: true, Source: l.debian, Path: filepath.Join(l.debian, "undionly.kpxe"), Size: 20},
+			{Name: "undionly.kpxe", Kind: KindIPXE, Found: true, Source: l.debian, Path: filepath.Join(l.debian, "undionly.kpxe"), Size: 20},
 		}},
 		{Arch: ArchEFIx64, Files: []FileStatus{
-			{Name: "ipxe.efi", Found: true, Source: SourceDataDir, Path: filepath.Join(fw, "ipxe.efi"), Size: 17},
-			{Name: "snponly.efi", Found: true, Source: SourceEmbedded, Size: 20},
+			{Name: "ipxe.efi", Kind: KindIPXE, Found: true, Source: SourceDataDir, Path: filepath.Join(fw, "ipxe.efi"), Size: 17},
+			{Name: "snponly.efi", Kind: KindIPXE, Found: true, Source: SourceEmbedded, Size: 20},
+			{Name: "shimx64.efi", Kind: KindShim, Found: true, Source: l.usrLib, Path: filepath.Join(l.usrLib, "shim", "shimx64.efi.signed"), Size: 11},
+			{Name: "grubx64.efi", Kind: KindGRUB, Found: true, Source: l.usrLib, Path: filepath.Join(l.usrLib, "grub", "x86_64-efi-signed", "grubnetx64.efi.signed"), Size: 14},
 		}},
 		{Arch: ArchEFIIA32, Files: []FileStatus{
-			{Name: "ipxe-i386.efi", Problem: `firmware name "ipxe-i386.efi" refused: symlink leads outside the firmware directory (data-dir ` + fw + ")"},
+			{Name: "ipxe-i386.efi", Kind: KindIPXE, Problem: `firmware name "ipxe-i386.efi" refused: symlink leads outside the firmware directory (data-dir ` + fw + ")"},
 		}},
 		{Arch: ArchEFIARM64, Files: []FileStatus{
-			{Name: "ipxe-arm64.efi", Found: true, Source: l.fedora, Path: filepath.Join(l.fedora, "arm64-efi", "ipxe.efi"), Size: 12},
+			{Name: "ipxe-arm64.efi", Kind: KindIPXE, Found: true, Source: l.fedora, Path: filepath.Join(l.fedora, "arm64-efi", "ipxe.efi"), Size: 12},
+			{Name: "shimaa64.efi", Kind: KindShim},
+			{Name: "grubaa64.efi", Kind: KindGRUB, Found: true, Source: SourceDataDir, Path: filepath.Join(fw, "grubaa64.efi"), Size: 17},
 		}},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -312,7 +329,7 @@ func TestReport(t *testing.T) {
 	}
 
 	// Nothing anywhere: everything missing.
-	empty := New(t.TempDir(), fstest.MapFS{}, []string{filepath.Join(t.TempDir(), "none")})
+	empty := NewFrom(Dirs{DataDir: t.TempDir(), OSDirs: []string{filepath.Join(t.TempDir(), "none")}}, fstest.MapFS{})
 	for _, r := range empty.Report() {
 		if r.Ready() || len(r.Missing()) != len(r.Files) || len(r.Found()) != 0 {
 			t.Errorf("empty set: %+v", r)
@@ -339,11 +356,11 @@ func TestArchReportString(t *testing.T) {
 
 func TestSources(t *testing.T) {
 	s := New("/var/lib/pixie", fstest.MapFS{}, DefaultOSDirs())
-	want := []string{"data-dir /var/lib/pixie/firmware", "embedded", "/usr/lib/ipxe", "/usr/share/ipxe"}
+	want := []string{"data-dir /var/lib/pixie/firmware", "embedded", "/usr/lib/ipxe", "/usr/share/ipxe", "/usr/lib"}
 	if diff := cmp.Diff(want, s.Sources()); diff != "" {
 		t.Error(diff)
 	}
-	if got := New("", nil, nil).Sources(); len(got) != 0 {
+	if got := NewFrom(Dirs{}, nil).Sources(); len(got) != 0 {
 		t.Errorf("no sources: %q", got)
 	}
 }

@@ -62,6 +62,10 @@ type Deps struct {
 	// nil turns tokens off: /ignition then serves any MAC's config to
 	// whoever asks (for debugging only).
 	Tokens Tokens
+	// MACFor returns the MAC proxyDHCP last saw at an address, or "", so
+	// that GRUB's config fetch (which names no machine) is attributed.
+	// May be nil.
+	MACFor func(ip net.IP) string
 }
 
 // Server is the boot HTTP server.
@@ -87,6 +91,13 @@ func New(cfg Config, deps Deps) *Server {
 	s.mux.HandleFunc("POST /phone-home", s.servePhoneHome)
 	s.mux.HandleFunc("GET /assets/{path...}", s.serveAsset)
 	s.mux.HandleFunc("GET /firmware/{name}", s.serveFirmware)
+	// GRUB's names: its prefix /grub, Fedora's EFI/fedora, the root
+	// (grub.cfg, grub.cfg-01-<mac>), and the kernels and initrds pixie's
+	// GRUB configs name.
+	s.mux.HandleFunc("GET /grub/{name...}", s.serveGRUBPath)
+	s.mux.HandleFunc("GET /EFI/{name...}", s.serveGRUBPath)
+	s.mux.HandleFunc("GET /pixie/{name...}", s.serveGRUBPath)
+	s.mux.HandleFunc("GET /{name}", s.serveGRUBPath)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	return s
 }
@@ -345,8 +356,17 @@ func (s *Server) refuse(w http.ResponseWriter, mac, ip, name, why string) {
 	http.Error(w, "pixie: refused path", http.StatusForbidden)
 }
 
+func (s *Server) serveGRUBPath(w http.ResponseWriter, r *http.Request) {
+	if !s.serveGRUB(w, r, strings.TrimPrefix(r.URL.Path, "/")) {
+		http.NotFound(w, r)
+	}
+}
+
 func (s *Server) serveFirmware(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
+	if s.serveGRUB(w, r, name) { // GRUB reads grub.cfg from its own directory
+		return
+	}
 	if s.deps.Firmware == nil {
 		http.NotFound(w, r)
 		return

@@ -53,6 +53,38 @@ type Files interface {
 	Open(name string) (*firmware.File, error)
 }
 
+// Generated makes the files that are not firmware: GRUB configs, and the
+// kernels and initrds those configs name. It must validate the name,
+// which comes straight from the network, and return an error matching
+// ErrNotGenerated for names that are not its own (they are then looked up
+// as firmware), ErrProbe for names a client tries that are never there
+// (answered "not found" without a warning), or another error when the
+// name is its own but cannot be served (it has recorded why).
+type Generated interface {
+	OpenGenerated(ctx context.Context, name string, ip net.IP, mac string) (*GeneratedFile, error)
+}
+
+// GeneratedFile is what Generated returns.
+type GeneratedFile struct {
+	Content io.ReadSeekCloser
+	Name    string // for logs and events: "GRUB config", an asset path
+	Source  string // for logs, e.g. "generated", "assets"
+	MAC     string // the machine it is for; wins over MACFor's
+	Size    int64
+	// Stage, when set, is recorded with Detail once the whole file is
+	// sent (kernel, initrd). Configs are recorded when they are made.
+	Stage  events.Stage
+	Detail string
+	// Config marks a loader's config: GRUB got as far as asking pixie.
+	Config bool
+}
+
+// Errors a Generated returns.
+var (
+	ErrNotGenerated = errors.New("not a generated file")
+	ErrProbe        = errors.New("optional file not present")
+)
+
 // Recorder records boot events. *events.Hub implements it.
 type Recorder interface {
 	Record(ctx context.Context, e events.Event)
@@ -68,6 +100,10 @@ type Config struct {
 	// transfer is given up (default 5).
 	Timeout time.Duration
 	Retries int
+	// GRUBConfigWait is how long after a machine fetched GRUB pixie waits
+	// for it to ask for its config before recording that it never did
+	// (default 60 s).
+	GRUBConfigWait time.Duration
 }
 
 // Deps are the server's collaborators. Only Files is required.
@@ -79,12 +115,15 @@ type Deps struct {
 	// MACFor returns the MAC that proxyDHCP last saw using ip, or "", so a
 	// transfer can be attributed to a machine. May be nil.
 	MACFor func(ip net.IP) string
+	// Generated serves GRUB configs and what they name. May be nil.
+	Generated Generated
 }
 
 // Server is a read-only TFTP server. Create it with New.
 type Server struct {
-	cfg  Config
-	deps Deps
+	cfg   Config
+	deps  Deps
+	watch *grubWatch
 }
 
 // Counter names; see the package documentation.
@@ -110,7 +149,12 @@ func New(cfg Config, deps Deps) *Server {
 	if deps.Counters == nil {
 		deps.Counters = events.NewCounters()
 	}
-	return &Server{cfg: cfg, deps: deps}
+	if cfg.GRUBConfigWait <= 0 {
+		cfg.GRUBConfigWait = 60 * time.Second
+	}
+	s := &Server{cfg: cfg, deps: deps}
+	s.watch = newGRUBWatch(cfg.GRUBConfigWait, s.grubNeverAsked)
+	return s
 }
 
 // Serve listens on the configured address and serves until ctx ends.
@@ -159,9 +203,11 @@ func (s *Server) ServeConn(ctx context.Context, conn net.PacketConn) error {
 	case <-ctx.Done():
 		srv.Shutdown() // closes conn, waits for transfers
 		<-done
+		s.watch.stop()
 		return nil
 	case err := <-done:
 		srv.Shutdown()
+		s.watch.stop()
 		return fmt.Errorf("tftp: %w", err)
 	}
 }
@@ -185,45 +231,47 @@ func (s *Server) read(ctx context.Context, name string, rf io.ReaderFrom) error 
 	mac := s.macFor(ip)
 	log := s.deps.Log.With("mac", mac, "ip", ip.String())
 
+	if s.deps.Generated != nil {
+		g, err := s.deps.Generated.OpenGenerated(ctx, name, ip, mac)
+		switch {
+		case err == nil:
+			defer g.Content.Close()
+			if g.MAC != "" {
+				mac = g.MAC
+				log = s.deps.Log.With("mac", mac, "ip", ip.String())
+			}
+			if g.Config {
+				s.watch.asked(ip.String())
+			}
+			s.send(ctx, log, rf, start, sendable{
+				r: g.Content, name: g.Name, source: g.Source, size: g.Size,
+				mac: mac, ip: ip, stage: g.Stage, detail: g.Detail,
+			})
+			return nil
+		case errors.Is(err, ErrProbe):
+			s.deps.Counters.Inc(counterNotFound)
+			log.Debug("TFTP optional file not present (normal)", "file", quote(name))
+			return errNotFound
+		case !errors.Is(err, ErrNotGenerated):
+			s.deps.Counters.Inc(counterNotFound)
+			log.Warn("TFTP file not served", "file", quote(name), "err", err)
+			return errNotFound
+		}
+	}
 	f, err := s.deps.Files.Open(name)
 	if err != nil {
 		return s.openFailed(log, name, err)
 	}
 	defer f.Close()
-	if ot, ok := rf.(tftp.OutgoingTransfer); ok {
-		ot.SetSize(f.Size()) // answers the tsize option
+	sent := s.send(ctx, log, rf, start, sendable{
+		r: f, name: f.Name(), source: f.Source(), size: f.Size(), mac: mac, ip: ip,
+		arch: arch(f.Name()), stage: events.StageTFTP,
+		detail:   fmt.Sprintf("%s %%d bytes from %s", f.Name(), f.Source()),
+		firmware: true,
+	})
+	if k, _ := firmware.KindOf(f.Name()); sent && k == firmware.KindGRUB {
+		s.watch.fetched(ip.String(), mac, f.Name())
 	}
-	r := &transferReader{ctx: ctx, r: f}
-	n, err := rf.ReadFrom(r)
-	took := time.Since(start).Round(time.Millisecond)
-	log = log.With("file", f.Name(), "bytes", n, "duration", took.String(), "source", f.Source())
-	switch {
-	case err == nil:
-		s.deps.Counters.Inc(counterSent)
-		log.Info("TFTP transfer complete")
-		s.record(ctx, events.Event{
-			MAC: mac, IP: ip.String(), Arch: arch(f.Name()), Stage: events.StageTFTP,
-			Detail: fmt.Sprintf("%s %d bytes from %s", f.Name(), n, f.Source()),
-		})
-	case r.err != nil:
-		// Our side stopped it: shutdown, or the file could not be read.
-		s.deps.Counters.Inc(counterFailed)
-		log.Warn("TFTP transfer stopped", "err", r.err)
-	case n == 0 && f.Size() > 0:
-		// The client ended the transfer before the first data block:
-		// the firmware's size probe (tsize, then error 8), or a client
-		// that went quiet after the option ACK. Normal; not an error.
-		s.deps.Counters.Inc(counterTsizeProbe)
-		log.Debug("TFTP size probe ended by client", "size", f.Size(), "err", err)
-	default:
-		s.deps.Counters.Inc(counterFailed)
-		log.Warn("TFTP transfer failed", "size", f.Size(), "err", err)
-		s.record(ctx, events.Event{
-			MAC: mac, IP: ip.String(), Arch: arch(f.Name()), Stage: events.StageError,
-			Detail: fmt.Sprintf("TFTP %s broke off after %d of %d bytes: %v", f.Name(), n, f.Size(), err),
-		})
-	}
-	// ReadFrom has already told the client about any failure.
 	return nil
 }
 
@@ -239,6 +287,11 @@ func (s *Server) openFailed(log *slog.Logger, name string, err error) error {
 		}
 		log.Warn("TFTP request refused", "file", quote(name), "reason", reason)
 		return errAccess
+	case errors.Is(err, firmware.ErrNotFound) && firmware.Optional(name):
+		// shim asks for these on every boot; most servers have none.
+		s.deps.Counters.Inc(counterNotFound)
+		log.Debug("TFTP optional file not present (normal)", "file", quote(name))
+		return errNotFound
 	case errors.Is(err, firmware.ErrNotFound):
 		s.deps.Counters.Inc(counterNotFound)
 		log.Warn("TFTP file not found", "file", quote(name))
@@ -289,26 +342,6 @@ func quote(name string) string {
 		return strconv.Quote(name[:max]) + "… (" + strconv.Itoa(len(name)) + " bytes)"
 	}
 	return strconv.Quote(name)
-}
-
-// transferReader feeds a transfer and stops it when the server shuts
-// down. It is deliberately not an io.Seeker: the size comes from SetSize.
-type transferReader struct {
-	ctx context.Context
-	r   io.Reader
-	err error // why the server side stopped, if it did
-}
-
-func (t *transferReader) Read(p []byte) (int, error) {
-	if err := t.ctx.Err(); err != nil {
-		t.err = fmt.Errorf("server shutting down: %w", err)
-		return 0, t.err
-	}
-	n, err := t.r.Read(p)
-	if err != nil && err != io.EOF {
-		t.err = err
-	}
-	return n, err
 }
 
 // hook sees failures pin/tftp has no handler for: packets on the server

@@ -160,6 +160,11 @@ func fakeFirmware(t *testing.T) (dataDir, outside string, files map[string][]byt
 
 func start(t *testing.T, files Files, cfg Config) *env {
 	t.Helper()
+	return startWith(t, files, nil, cfg)
+}
+
+func startWith(t *testing.T, files Files, gen Generated, cfg Config) *env {
+	t.Helper()
 	e := &env{counters: events.NewCounters(), events: &recorder{}, logs: &logs{}}
 	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -173,10 +178,11 @@ func start(t *testing.T, files Files, cfg Config) *env {
 		cfg.Retries = 3
 	}
 	srv := New(cfg, Deps{
-		Log:      slog.New(logHandler{l: e.logs}),
-		Files:    files,
-		Events:   e.events,
-		Counters: e.counters,
+		Log:       slog.New(logHandler{l: e.logs}),
+		Files:     files,
+		Events:    e.events,
+		Counters:  e.counters,
+		Generated: gen,
 		MACFor: func(ip net.IP) string {
 			if ip.Equal(net.IPv4(127, 0, 0, 1)) {
 				return testMAC

@@ -53,13 +53,14 @@ func (l *LAN) StartDnsmasq(ns, name string, conf ...string) (*Process, error) {
 // namespace: dnsmasq in plain DHCP mode handing out DHCPRangeStart to
 // DHCPRangeEnd, with no DNS, no TFTP and no PXE, so that everything PXE on
 // the LAN has to come from the server namespace. It also sends IPv6 router
-// advertisements for IPv6Prefix (see RouterIPv6 for why).
-func (l *LAN) StartRouterDHCP() (*Process, error) {
-	return l.StartDnsmasq(l.RouterNS, "router",
+// advertisements for IPv6Prefix (see RouterIPv6 for why). extra lines are
+// added to its configuration, e.g. NextServer(ServerIP).
+func (l *LAN) StartRouterDHCP(extra ...string) (*Process, error) {
+	return l.StartDnsmasq(l.RouterNS, "router", append([]string{
 		fmt.Sprintf("dhcp-range=%s,%s,255.255.255.0,1h", DHCPRangeStart, DHCPRangeEnd),
-		"dhcp-option=option:router,"+RouterIP,
+		"dhcp-option=option:router," + RouterIP,
 		"dhcp-authoritative",
 		"enable-ra",
 		fmt.Sprintf("dhcp-range=%s,ra-only,%d", IPv6Prefix, IPv6PrefixLen),
-	)
+	}, extra...)...)
 }

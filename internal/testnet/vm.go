@@ -23,6 +23,9 @@ const (
 	// BIOS is SeaBIOS with the iPXE option ROM from ipxe-qemu: the PXE
 	// client is already iPXE (user class "iPXE") and goes straight to HTTP.
 	BIOS Firmware = "bios"
+	// UEFISecureBoot is UEFI with Secure Boot enforced: OVMF's secboot
+	// build with Microsoft's keys enrolled (see secureboot.go).
+	UEFISecureBoot Firmware = "uefi-secureboot"
 )
 
 // DefaultVMTimeout bounds one boot. Under TCG on 2 cores a UEFI boot to the
@@ -159,6 +162,12 @@ func QEMUArgs(opts VMOptions, serialLog, varsCopy string) ([]string, error) {
 			// romfile= empty: no iPXE ROM, so OVMF's native PXE runs.
 			"-device", "virtio-net-pci,netdev=n0,mac="+opts.MAC+",romfile=",
 		)
+	case UEFISecureBoot:
+		sb, err := secureBootArgs(opts, varsCopy)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, sb...)
 	case BIOS:
 		rom, err := IPXEOptionROM()
 		if err != nil {
@@ -207,8 +216,11 @@ func (l *LAN) RunVM(ctx context.Context, opts VMOptions) (*VMResult, error) {
 	}
 	serial := filepath.Join(dir, "serial.log")
 	vars := filepath.Join(dir, "OVMF_VARS.fd")
-	if opts.Firmware == UEFI {
+	if opts.Firmware == UEFI || opts.Firmware == UEFISecureBoot {
 		_, tmpl, err := OVMF()
+		if opts.Firmware == UEFISecureBoot {
+			_, tmpl, err = OVMFSecureBoot()
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -8,6 +8,13 @@ set -euo pipefail
 
 pkgs=(iproute2 qemu-system-x86 ovmf ipxe ipxe-qemu dnsmasq busybox-static tftp-hpa
       curl cpio kmod linux-image-amd64 gcc dbus-daemon systemd xz-utils)
+# Debian's signed shim and GRUB (Secure Boot test), unpacked rather than
+# installed: their maintainer scripts expect an EFI system.
+loaders=/var/cache/pixie-test/loaders
+if [ "$(id -u)" -eq 0 ] && [ ! -f "$loaders/usr/lib/shim/shimx64.efi.signed" ] && command -v apt-get >/dev/null; then
+  bash "$(dirname "$0")/../../assets/firmware/fetch-debian-loaders.sh" --unpack "$loaders" >/dev/null 2>&1 ||
+    echo "could not fetch Debian's signed shim/GRUB into $loaders (the Secure Boot test will skip)"
+fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
