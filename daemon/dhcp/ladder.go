@@ -235,4 +235,3 @@ func ClimbLadder(st LadderState, a Attempt, def Loader, arm64, grub bool) Climb 
 	}
 	return Climb{Loader: next, Stepped: true, Reason: why}
 }
-

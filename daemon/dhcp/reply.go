@@ -122,7 +122,6 @@ type ReplyConfig struct {
 	Firmware Firmware
 }
 
-
 func (c ReplyConfig) url(path string) string {
 	return "http://" + netip.AddrPortFrom(c.ServerIP, uint16(c.HTTPPort)).String() + path
 }
