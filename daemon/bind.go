@@ -73,6 +73,7 @@ type binder struct {
 	fw         *firmware.Set
 	neigh      *neighbors.Table
 	handler    http.Handler
+	ladder     *dhcp.LadderBook
 }
 
 // bootServers are the servers of one binding, sockets already open.
@@ -103,6 +104,7 @@ func (b *binder) bind(choice netif.Choice) (*bootServers, error) {
 		Paused:   b.paused,
 		Firmware: b.fw,
 		Seen:     b.neigh.Seen,
+		Ladder:   b.ladder,
 	})
 	if err != nil {
 		return nil, err

@@ -60,11 +60,14 @@ func NewLadderBook(def Loader, max int, fw Firmware, seeds []LadderSeed) *Ladder
 func (b *LadderBook) Default() Loader { return b.def }
 
 // Set records a person's choice for mac (from the control API): its pin,
-// and its rung (empty after a reset). The attempt in progress is forgotten,
-// so a reset machine starts again at the bottom.
+// and its rung (empty after a reset). When either changed, the attempt in
+// progress is forgotten, so a reset machine starts again at the bottom.
 func (b *LadderBook) Set(mac string, pin, rung Loader) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if st := b.m[mac]; st != nil && st.Pin == pin && st.Rung == rung {
+		return // another field of the machine changed: keep the attempt
+	}
 	b.m[mac] = &LadderState{Pin: pin, Rung: rung}
 }
 
