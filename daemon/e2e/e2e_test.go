@@ -27,9 +27,10 @@ const (
 )
 
 // uefiStages are the boot events of a UEFI machine, in order: OVMF's
-// DISCOVER and pixie's proxy offer (dhcp), snponly.efi (the default loader) over TFTP, iPXE's own
-// DISCOVER answered with boot.ipxe (dhcp again), the machine's script, its
-// kernel and initrd, and its Ignition config. OVMF does not ask again on
+// DISCOVER and pixie's proxy offer (dhcp), snponly.efi (the default
+// loader) over TFTP, iPXE's own DISCOVER answered with boot.ipxe (dhcp
+// again), the machine's script, its kernel and initrd, and its Ignition
+// config. OVMF does not ask again on
 // port 4011 (no pxe event): pixie's offer carries PXE_DISCOVERY_CONTROL
 // bit 3 and the boot file, and EDK2 boots from such an offer directly
 // (see daemon/dhcp's pxeVendorOptions). TestProxyDHCPOnLAN covers 4011.
