@@ -144,7 +144,10 @@ func (b *LadderBook) choose(req *dhcpv4.DHCPv4, svc Service, mac string, ipxe bo
 	st := b.entry(mac)
 	if svc == ServiceDHCP && req.MessageType() == dhcpv4.MessageTypeDiscover {
 		a := Attempt{At: at, HTTPClient: strings.HasPrefix(req.ClassIdentifier(), ClassHTTP)}
-		c := ClimbLadder(*st, a, b.def, arm64, b.hasGRUB(arm64))
+		// Whether a shim set exists matters only when ipxe.efi may have
+		// been refused; asking costs a file lookup when it does not.
+		grub := fileLoader(st.Offered) == LoaderIPXE && !st.Delivered.IsZero() && b.hasGRUB(arm64)
+		c := ClimbLadder(*st, a, b.def, arm64, grub)
 		out := ladderChoice{loader: c.Loader, pinned: c.Pinned, reason: c.Reason}
 		if c.Pinned {
 			out.pinnedBy = "machine"
