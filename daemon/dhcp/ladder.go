@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/iana"
 )
 
@@ -147,11 +148,16 @@ type LadderState struct {
 	Offered   string
 	OfferedAt time.Time
 	// Delivered is when a transfer of Offered completed after OfferedAt
-	// (zero: not delivered; a size probe is no delivery).
+	// (zero: not delivered; a size probe is no delivery). A file offered
+	// to a UEFI HTTP boot client counts as delivered when offered: pixie
+	// cannot tie an HTTP firmware download to a MAC, and the file exists.
 	Delivered time.Time
 	// CameBack is when the loader showed it ran after OfferedAt: an iPXE
 	// DHCP request, or a script (iPXE script or GRUB config) fetch.
 	CameBack time.Time
+	// XID is the transaction ID of the DISCOVER the offer answered: the
+	// same ID again is that DISCOVER retransmitted, not a new attempt.
+	XID dhcpv4.TransactionID
 }
 
 // Attempt is a new network boot seen from a machine: a DISCOVER on port
@@ -162,6 +168,9 @@ type Attempt struct {
 	// HTTPClient): firmware tries that entry right after its PXE entry
 	// failed, the signature of a loader refused under Secure Boot.
 	HTTPClient bool
+	// Retransmit is true when the DISCOVER repeats the transaction ID of
+	// the one the last offer answered: the same attempt, never a step.
+	Retransmit bool
 }
 
 // Climb is the ladder's decision for an attempt: the loader to offer now,
@@ -198,7 +207,7 @@ func ClimbLadder(st LadderState, a Attempt, def Loader, arm64, grub bool) Climb 
 		rung = LoaderSNPOnly
 	}
 	keep := Climb{Loader: rung}
-	if st.Offered == "" || st.Delivered.IsZero() || !st.CameBack.IsZero() {
+	if a.Retransmit || st.Offered == "" || st.Delivered.IsZero() || !st.CameBack.IsZero() {
 		return keep
 	}
 	since := a.At.Sub(st.Delivered)

@@ -148,6 +148,12 @@ func TestClimbLadder(t *testing.T) {
 			want:  Climb{Loader: LoaderIPXE, Stepped: true, Reason: "firmware did not run snponly-arm64.efi: stepping to ipxe-arm64.efi"},
 		},
 		{
+			name: "the answered DISCOVER retransmitted: no step",
+			st:   delivered(FileSNPOnly),
+			a:    Attempt{At: at(3 * time.Second), Retransmit: true},
+			want: Climb{Loader: LoaderSNPOnly},
+		},
+		{
 			name: "clock went backwards: no step",
 			st:   delivered(FileSNPOnly),
 			a:    Attempt{At: at(-time.Minute)},
@@ -228,6 +234,9 @@ type bookStep struct {
 	svc   Service
 	event *events.Event
 	set   *LadderSeed
+	// retransmit keeps the transaction ID of the request before; every
+	// other request gets a new one, as firmware does for a new attempt.
+	retransmit bool
 	// For requests: the loader the request is given and the event, if any.
 	wantLoader Loader
 	wantReason string
@@ -287,6 +296,27 @@ func TestLadderBookSequences(t *testing.T) {
 			saved: []Loader{LoaderIPXE, LoaderGRUB},
 		},
 		{
+			name: "a DISCOVER retransmitted after the download is the same attempt",
+			steps: []bookStep{
+				{req: discover, svc: ServiceDHCP, wantLoader: LoaderSNPOnly},
+				{after: time.Second, event: tftp(FileSNPOnly)},
+				{after: 2 * time.Second, req: discover, svc: ServiceDHCP, retransmit: true, wantLoader: LoaderSNPOnly},
+			},
+		},
+		{
+			name: "Secure Boot through HTTP boot: the HTTP offer counts as delivered, the next boot gets shim",
+			steps: []bookStep{
+				{req: discover, svc: ServiceDHCP, wantLoader: LoaderSNPOnly},
+				{after: time.Second, event: tftp(FileSNPOnly)},
+				{after: 60 * time.Second, req: httpDiscover, svc: ServiceDHCP, wantLoader: LoaderIPXE,
+					wantReason: "firmware did not run snponly.efi (it went on to UEFI HTTP boot): stepping to ipxe.efi"},
+				{after: 61 * time.Second, req: httpDiscover, svc: ServiceDHCP, retransmit: true, wantLoader: LoaderIPXE},
+				{after: 5 * time.Minute, req: discover, svc: ServiceDHCP, wantLoader: LoaderGRUB,
+					wantReason: "firmware did not run ipxe.efi: Secure Boot is probably on; offering shim"},
+			},
+			saved: []Loader{LoaderIPXE, LoaderGRUB},
+		},
+		{
 			name: "a TFTP event for another file is no delivery",
 			steps: []bookStep{
 				{req: discover, svc: ServiceDHCP, wantLoader: LoaderSNPOnly},
@@ -339,6 +369,7 @@ func TestLadderBookSequences(t *testing.T) {
 			}
 			b := NewLadderBook(def, 16, fw, nil)
 			cfg := ReplyConfig{ServerIP: serverIP, HTTPPort: 8080, Firmware: fw}
+			var xid byte
 			for i, s := range tt.steps {
 				now := at(s.after)
 				switch {
@@ -349,6 +380,12 @@ func TestLadderBookSequences(t *testing.T) {
 					e.Time = now
 					b.Observe(e)
 				default:
+					req := *s.req
+					if !s.retransmit {
+						xid++
+					}
+					req.TransactionID = dhcpv4.TransactionID{0, 0, 0, xid}
+					s.req = &req
 					c := b.choose(s.req, s.svc, mac, isIPXE(s.req), now)
 					got := c.loader
 					if got == "" && !isIPXE(s.req) {
@@ -363,7 +400,7 @@ func TestLadderBookSequences(t *testing.T) {
 					if d.Ignored() {
 						t.Fatalf("step %d: request ignored: %s", i, d.Reason)
 					}
-					b.offered(mac, d, now)
+					b.offered(mac, d, now, s.req.TransactionID, s.svc == ServiceDHCP && s.req.MessageType() == dhcpv4.MessageTypeDiscover)
 				}
 			}
 			var saved []Loader

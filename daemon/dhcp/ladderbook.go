@@ -143,7 +143,11 @@ func (b *LadderBook) choose(req *dhcpv4.DHCPv4, svc Service, mac string, ipxe bo
 	}
 	st := b.entry(mac)
 	if svc == ServiceDHCP && req.MessageType() == dhcpv4.MessageTypeDiscover {
-		a := Attempt{At: at, HTTPClient: strings.HasPrefix(req.ClassIdentifier(), ClassHTTP)}
+		a := Attempt{At: at, HTTPClient: strings.HasPrefix(req.ClassIdentifier(), ClassHTTP),
+			Retransmit: st.Offered != "" && req.TransactionID == st.XID}
+		if a.Retransmit {
+			return b.current(st)
+		}
 		// Whether a shim set exists matters only when ipxe.efi may have
 		// been refused; asking costs a file lookup when it does not.
 		grub := fileLoader(st.Offered) == LoaderIPXE && !st.Delivered.IsZero() && b.hasGRUB(arm64)
@@ -185,8 +189,9 @@ func (b *LadderBook) current(st *LadderState) ladderChoice {
 	return ladderChoice{loader: st.Rung}
 }
 
-// offered notes the first stage a machine was just given.
-func (b *LadderBook) offered(mac string, d Decision, at time.Time) {
+// offered notes the first stage a machine was just given, in answer to a
+// request with transaction ID xid (a DISCOVER when discover is true).
+func (b *LadderBook) offered(mac string, d Decision, at time.Time, xid dhcpv4.TransactionID, discover bool) {
 	if d.Loader == "" || d.IPXE {
 		return
 	}
@@ -199,6 +204,12 @@ func (b *LadderBook) offered(mac string, d Decision, at time.Time) {
 	}
 	if st.Offered != name {
 		st.Offered, st.OfferedAt, st.Delivered, st.CameBack = name, at, time.Time{}, time.Time{}
+		if d.Class == ClassHTTP {
+			st.Delivered = at
+		}
+	}
+	if discover {
+		st.XID = xid
 	}
 }
 

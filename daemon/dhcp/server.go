@@ -418,7 +418,7 @@ func (s *Server) decide(ctx context.Context, svc Service, pkt []byte, src *net.U
 		return pendingReply{}, false
 	}
 	if s.ladder != nil {
-		s.ladder.offered(mac, d, now)
+		s.ladder.offered(mac, d, now, req.TransactionID, svc == ServiceDHCP && req.MessageType() == dhcpv4.MessageTypeDiscover)
 	}
 	a := pendingReply{data: appendPacket(buf, resp), dst: dst, log: log, d: d}
 	if ip != nil {
