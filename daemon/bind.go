@@ -75,6 +75,7 @@ type binder struct {
 	neigh      *neighbors.Table
 	handler    http.Handler
 	grub       tftp.Generated
+	ladder     *dhcp.LadderBook
 }
 
 // bootServers are the servers of one binding, sockets already open.
@@ -105,6 +106,7 @@ func (b *binder) bind(choice netif.Choice) (*bootServers, error) {
 		Paused:   b.paused,
 		Firmware: b.fw,
 		Seen:     b.neigh.Seen,
+		Ladder:   b.ladder,
 	})
 	if err != nil {
 		return nil, err

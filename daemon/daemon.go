@@ -5,6 +5,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/pixie-boot/pixie/daemon/api"
 	"github.com/pixie-boot/pixie/daemon/control"
+	"github.com/pixie-boot/pixie/daemon/dhcp"
 	"github.com/pixie-boot/pixie/daemon/events"
 	"github.com/pixie-boot/pixie/daemon/firmware"
 	"github.com/pixie-boot/pixie/daemon/httpboot"
@@ -44,9 +46,14 @@ type Config struct {
 	Socket      string
 	SocketGroup string
 
-	// EFIFile is the first-stage file for x86-64 UEFI: ipxe.efi or
-	// snponly.efi.
+	// EFIFile, when set, is the first-stage file every x86-64 UEFI machine
+	// without a loader pin of its own gets (ipxe.efi or snponly.efi),
+	// instead of the ladder.
 	EFIFile string
+	// Loader is the default loader of machines on auto: auto (the ladder
+	// snponly -> ipxe -> grub), snponly, ipxe or grub. Empty: the stored
+	// setting, else auto. A value given is stored.
+	Loader string
 	// EmbeddedFirmware is the firmware built into the binary, if any.
 	EmbeddedFirmware fs.FS
 	// OSFirmwareDirs are where the OS's iPXE package puts its files.
@@ -91,9 +98,6 @@ func (c *Config) fill() {
 	if c.HTTPPort == 0 {
 		c.HTTPPort = 8080
 	}
-	if c.EFIFile == "" {
-		c.EFIFile = "ipxe.efi"
-	}
 	if c.OSFirmwareDirs == nil {
 		c.OSFirmwareDirs = firmware.DefaultOSDirs()
 	}
@@ -111,7 +115,7 @@ func (c *Config) fill() {
 // Run serves until ctx is cancelled or a server fails.
 func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	cfg.fill()
-	if cfg.EFIFile != "ipxe.efi" && cfg.EFIFile != "snponly.efi" && cfg.EFIFile != "shimx64.efi" {
+	if cfg.EFIFile != "" && cfg.EFIFile != "ipxe.efi" && cfg.EFIFile != "snponly.efi" && cfg.EFIFile != "shimx64.efi" {
 		return fmt.Errorf("--efi-file %q: use ipxe.efi (its own NIC drivers), snponly.efi (the firmware's network stack) or shimx64.efi (signed shim -> GRUB, for Secure Boot)", cfg.EFIFile)
 	}
 	if cfg.Address != "" {
@@ -153,6 +157,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	hub := events.NewHub(st, log)
 	defer hub.Close()
 	fw := firmware.New(cfg.DataDir, cfg.EmbeddedFirmware, cfg.OSFirmwareDirs)
+	ladder, err := openLadder(ctx, st, cfg.Loader, fw)
+	if err != nil {
+		return err
+	}
 	neigh := neighbors.New(4096)
 
 	var paused atomic.Bool
@@ -191,6 +199,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		neigh:      neigh,
 		handler:    boot.Handler(),
 		grub:       grubFiles{boot},
+		ladder:     ladder,
 	}
 	// The first binding happens here, so that a person who started
 	// `pixie serve` by hand and finds a port held by another program is
@@ -247,6 +256,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 			Firmware:  fw.StatusReport(),
 			Counters:  counters.Snapshot(),
 			BootURL:   bootURL,
+
+			DefaultLoader: string(ladder.Default()),
+			EFIFile:       cfg.EFIFile,
 		}
 	}
 	setPaused := func(ctx context.Context, p bool) error {
@@ -261,7 +273,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		hub.Record(ctx, events.Event{Stage: events.StageServer, Detail: detail})
 		return nil
 	}
-	ctl := control.New(control.Deps{Store: st, Hub: hub, Status: status, SetPaused: setPaused, Log: log.With("server", "control")})
+	ctl := control.New(control.Deps{Store: st, Hub: hub, Status: status, SetPaused: setPaused, Loaders: ladderAdapter{ladder},
+		Log: log.With("server", "control")})
 	ctlLn, err := ctl.Listen(cfg.Socket, cfg.SocketGroup)
 	if err != nil {
 		if first != nil {
@@ -284,6 +297,17 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return ctl.Serve(gctx, ctlLn) })
 	g.Go(func() error { return binder.dhcpEvents.Run(gctx) })
+	ladderEvents, unsubscribe := hub.Subscribe(4096)
+	defer unsubscribe()
+	g.Go(func() error { ladder.Follow(gctx, ladderEvents); return nil })
+	g.Go(func() error {
+		ladder.RunWriter(gctx, func(ctx context.Context, s dhcp.LadderStep) error {
+			return st.SetLoaderStep(ctx, s.MAC, string(s.Rung), s.Reason, s.At)
+		}, func(s dhcp.LadderStep, err error) {
+			log.Warn("could not store the loader a machine stepped to; it holds until pixie restarts", "mac", s.MAC, "loader", s.Rung, "err", err)
+		})
+		return nil
+	})
 	g.Go(func() error {
 		netif.Watch(gctx, initial, cfg.WatchInterval, detect, changes)
 		return nil
@@ -319,3 +343,44 @@ func printBanner(cfg Config, state netif.State, problem string, fw *firmware.Set
 		fmt.Fprintf(w, "  PAUSED: PXE clients are not answered until `pixie resume`\n")
 	}
 }
+
+// openLadder reads the default loader (storing one given on the command
+// line) and every machine's pin and rung into the DHCP server's book.
+func openLadder(ctx context.Context, st *store.Store, given string, fw *firmware.Set) (*dhcp.LadderBook, error) {
+	if given != "" {
+		if _, err := dhcp.ParseLoader(given); err != nil {
+			return nil, fmt.Errorf("--%s", err)
+		}
+		if err := st.SetSetting(ctx, store.SettingDefaultLoader, given); err != nil {
+			return nil, fmt.Errorf("storing --loader %s: %w", given, err)
+		}
+	}
+	stored, err := st.Setting(ctx, store.SettingDefaultLoader)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	def, err := dhcp.ParseLoader(stored)
+	if err != nil {
+		return nil, fmt.Errorf("stored default %v: start pixie with --loader auto to replace it", err)
+	}
+	ms, err := st.Machines(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var seeds []dhcp.LadderSeed
+	for _, m := range ms {
+		if m.Loader != store.LoaderAuto || m.LoaderStep != "" {
+			seeds = append(seeds, dhcp.LadderSeed{MAC: m.MAC, Pin: dhcp.Loader(m.Loader), Rung: dhcp.Loader(m.LoaderStep)})
+		}
+	}
+	return dhcp.NewLadderBook(def, 65536, fw, seeds), nil
+}
+
+// ladderAdapter lets the control API tell the book of a person's choice.
+type ladderAdapter struct{ b *dhcp.LadderBook }
+
+func (a ladderAdapter) SetLoader(mac, loader, step string) {
+	a.b.Set(mac, dhcp.Loader(loader), dhcp.Loader(step))
+}
+
+func (a ladderAdapter) Forget(mac string) { a.b.Forget(mac) }

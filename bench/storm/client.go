@@ -94,7 +94,7 @@ func (c *client) run(ctx context.Context) error {
 	file := offer.BootFileName
 	want := "undionly.kpxe"
 	if c.uefi {
-		want = "ipxe.efi"
+		want = "snponly.efi" // pixie's default first stage for UEFI x86-64
 	}
 	if file != want || !offer.ServerIPAddr.Equal(server) || !offer.YourIPAddr.IsUnspecified() {
 		return fail(StageOffer, "pixie offered file %q next-server %s yiaddr %s, want %q from %s and no address", file, offer.ServerIPAddr, offer.YourIPAddr, want, server)

@@ -369,3 +369,27 @@ func TestCLIHelp(t *testing.T) {
 		}
 	}
 }
+
+func TestCLIMachineLoader(t *testing.T) {
+	d := startDaemon(t)
+	const mac = "52:54:00:12:34:57"
+	// The DHCP server stepped this machine; the CLI shows it and resets it.
+	if err := d.Store.SetLoaderStep(context.Background(), mac, "ipxe", "firmware did not run snponly.efi: stepping to ipxe.efi", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	wantContains(t, "show stepped", mustPixie(t, d, "machines", "show", mac), "loader:    auto, stepped to ipxe", "why: firmware did not run snponly.efi")
+	wantContains(t, "list stepped", mustPixie(t, d, "machines", "list"), "auto>ipxe")
+	wantContains(t, "reset", mustPixie(t, d, "machines", "set", mac, "--loader", "auto"), "machine "+mac+" updated: the default profile")
+	var m api.Machine
+	if err := json.Unmarshal([]byte(mustPixie(t, d, "--json", "machines", "show", mac)), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Loader != "auto" || m.LoaderStep != "" || m.LoaderReason != "" {
+		t.Errorf("after --loader auto: %+v", m)
+	}
+	wantContains(t, "pin", mustPixie(t, d, "machines", "set", mac, "--loader", "grub"), "loader grub")
+	code, _, errOut := pixie(t, d, "", "machines", "set", mac, "--loader", "pxelinux")
+	if code == 0 || !strings.Contains(errOut, "--loader \"pxelinux\": use auto") {
+		t.Errorf("bad --loader: exit %d, stderr %q", code, errOut)
+	}
+}

@@ -143,12 +143,57 @@ func formatStatus(st api.Status, now time.Time) string {
 		[2]string{"interface", iface},
 		[2]string{"boot URL", orDash(st.BootURL)},
 		[2]string{"ports", ports},
+		[2]string{"loader", formatDefaultLoader(st)},
 		[2]string{"firmware", formatFirmware(st.Firmware)},
 		[2]string{"data dir", orDash(st.DataDir)},
 		[2]string{"socket", orDash(st.Socket)},
 		[2]string{"version", version},
 		[2]string{"counters", formatCounters(st.Counters)},
 	)
+}
+
+// formatDefaultLoader says what a UEFI machine without a pin of its own is
+// offered first.
+func formatDefaultLoader(st api.Status) string {
+	var s string
+	switch st.DefaultLoader {
+	case "", "auto":
+		s = "auto: snponly.efi first, ipxe.efi when the firmware does not run it, then shim/GRUB (Secure Boot) when a shim set is found"
+	default:
+		s = st.DefaultLoader + " for every machine without a loader of its own (pixie serve --loader)"
+	}
+	if st.EFIFile != "" {
+		s += "\nx86-64 UEFI: " + st.EFIFile + " (pixie serve --efi-file replaces the ladder)"
+	}
+	return s
+}
+
+// shortLoader is a machine's loader in a table cell: "auto", "auto>ipxe"
+// after a ladder step, or the pin.
+func shortLoader(loader, step string) string {
+	switch {
+	case loader == "" || loader == "auto":
+		if step != "" {
+			return "auto>" + step
+		}
+		return "auto"
+	}
+	return loader + " (pinned)"
+}
+
+// formatMachineLoader is the loader field of `pixie machines show`.
+func formatMachineLoader(m api.Machine, now time.Time) string {
+	switch {
+	case m.Loader != "" && m.Loader != "auto":
+		return m.Loader + " (pinned: `pixie machines set " + m.MAC + " --loader auto` lets pixie choose)"
+	case m.LoaderStep == "":
+		return "auto (the server's default; snponly.efi first)"
+	}
+	s := "auto, stepped to " + m.LoaderStep + " " + formatTime(now, m.LoaderStepAt)
+	if m.LoaderReason != "" {
+		s += "\nwhy: " + m.LoaderReason
+	}
+	return s + "\n`pixie machines set " + m.MAC + " --loader auto` starts again at snponly"
 }
 
 // formatFirmware prints one line per architecture: the files served, where
@@ -208,7 +253,12 @@ func machineLabel(b api.BootSummary) string {
 	case host == "":
 		host = "-"
 	}
-	return host + "/" + orDash(b.Profile)
+	label := host + "/" + orDash(b.Profile)
+	// Only a loader that is not the plain default is worth the width.
+	if l := shortLoader(b.Loader, b.LoaderStep); l != "auto" {
+		label += " " + l
+	}
+	return label
 }
 
 // formatBoots is the `pixie boots` table.
@@ -255,10 +305,10 @@ func formatMachines(ms []api.Machine, now time.Time) string {
 		if profile == "" {
 			profile = "(default)"
 		}
-		rows[i] = []string{m.MAC, orDash(m.Hostname), profile,
+		rows[i] = []string{m.MAC, orDash(m.Hostname), profile, shortLoader(m.Loader, m.LoaderStep),
 			orDash(truncate(strings.Join(slices.Sorted(maps.Keys(m.Vars)), ","), 30)), formatAge(now, m.UpdatedAt)}
 	}
-	return table([]string{"MAC", "HOSTNAME", "PROFILE", "VARS", "UPDATED"}, rows)
+	return table([]string{"MAC", "HOSTNAME", "PROFILE", "LOADER", "VARS", "UPDATED"}, rows)
 }
 
 func formatTime(now, t time.Time) string {
@@ -283,6 +333,7 @@ func formatMachine(m api.Machine, now time.Time) string {
 		[2]string{"hostname", orDash(m.Hostname)},
 		[2]string{"profile", profile},
 		[2]string{"vars", orDash(strings.Join(vars, "\n"))},
+		[2]string{"loader", formatMachineLoader(m, now)},
 		[2]string{"created", formatTime(now, m.CreatedAt)},
 		[2]string{"updated", formatTime(now, m.UpdatedAt)},
 	)

@@ -72,6 +72,7 @@ func TestFormatStatus(t *testing.T) {
 interface:  en0 192.168.1.10
 boot URL:   http://192.168.1.10:8080/boot.ipxe
 ports:      DHCP 67, PXE 4011, TFTP 69, HTTP 8080
+loader:     auto: snponly.efi first, ipxe.efi when the firmware does not run it, then shim/GRUB (Secure Boot) when a shim set is found
 firmware:   bios       undionly.kpxe (embedded)
             efi-x64    ipxe.efi (/usr/lib/ipxe); missing snponly.efi
             efi-arm64  missing snp.efi
@@ -83,6 +84,11 @@ counters:   a=0  b=2  dhcp_not_pxe=12
 `
 	if diff := cmp.Diff(want, formatStatus(st, testNow)); diff != "" {
 		t.Errorf("status (-want +got):\n%s", diff)
+	}
+
+	st.DefaultLoader, st.EFIFile = "ipxe", "snponly.efi"
+	if got := formatStatus(st, testNow); !strings.Contains(got, "loader:     ipxe for every machine without a loader of its own (pixie serve --loader)\n            x86-64 UEFI: snponly.efi (pixie serve --efi-file replaces the ladder)\n") {
+		t.Errorf("status with a default loader and --efi-file:\n%s", got)
 	}
 
 	st.Paused = true
@@ -106,11 +112,17 @@ func TestFormatBoots(t *testing.T) {
 			Last: api.Event{Stage: "dhcp", Detail: strings.Repeat("long detail ", 10), Time: testNow.Add(-2 * time.Second)}},
 		{MAC: "52:54:00:00:00:0c", Known: true, Profile: "first-time",
 			Last: api.Event{Stage: "error", IP: "10.0.0.7", Time: testNow.Add(-3 * 24 * time.Hour)}},
+		{MAC: "52:54:00:00:00:0d", Known: true, Profile: "first-time", Loader: "auto", LoaderStep: "ipxe",
+			Last: api.Event{Stage: "dhcp", Detail: "offer ipxe.efi (loader auto, stepped to ipxe)", Time: testNow.Add(-time.Minute)}},
+		{MAC: "52:54:00:00:00:0e", Known: true, Profile: "first-time", Loader: "grub",
+			Last: api.Event{Stage: "tftp", Detail: "shimx64.efi", Time: testNow.Add(-time.Minute)}},
 	}
-	want := `MAC                MACHINE           LAST STAGE  DETAIL                                    IP        SEEN
-90:2b:34:14:f6:6a  node1/fcos        ignition    config served                             10.0.0.5  2 min ago
-52:54:00:00:00:0b  (new)/first-time  dhcp        long detail long detail long detail lon…  -         just now
-52:54:00:00:00:0c  -/first-time      error       -                                         10.0.0.7  3 days ago
+	want := `MAC                MACHINE                     LAST STAGE  DETAIL                                    IP        SEEN
+90:2b:34:14:f6:6a  node1/fcos                  ignition    config served                             10.0.0.5  2 min ago
+52:54:00:00:00:0b  (new)/first-time            dhcp        long detail long detail long detail lon…  -         just now
+52:54:00:00:00:0c  -/first-time                error       -                                         10.0.0.7  3 days ago
+52:54:00:00:00:0d  -/first-time auto>ipxe      dhcp        offer ipxe.efi (loader auto, stepped to…  -         1 min ago
+52:54:00:00:00:0e  -/first-time grub (pinned)  tftp        shimx64.efi                               -         1 min ago
 `
 	if diff := cmp.Diff(want, formatBoots(bs, testNow)); diff != "" {
 		t.Errorf("boots table (-want +got):\n%s", diff)
@@ -145,11 +157,11 @@ func TestFormatEventLineAndTimeline(t *testing.T) {
 func TestFormatMachines(t *testing.T) {
 	ms := []api.Machine{
 		{MAC: "90:2b:34:14:f6:6a", Hostname: "node1", Profile: "fcos", Vars: map[string]string{"role": "w", "ssh_key": "k"}, UpdatedAt: testNow.Add(-time.Hour)},
-		{MAC: "52:54:00:00:00:0b", UpdatedAt: testNow},
+		{MAC: "52:54:00:00:00:0b", UpdatedAt: testNow, Loader: "auto", LoaderStep: "ipxe", LoaderReason: "firmware did not run snponly.efi: stepping to ipxe.efi", LoaderStepAt: testNow.Add(-time.Minute)},
 	}
-	want := `MAC                HOSTNAME  PROFILE    VARS          UPDATED
-90:2b:34:14:f6:6a  node1     fcos       role,ssh_key  1 h ago
-52:54:00:00:00:0b  -         (default)  -             just now
+	want := `MAC                HOSTNAME  PROFILE    LOADER     VARS          UPDATED
+90:2b:34:14:f6:6a  node1     fcos       auto       role,ssh_key  1 h ago
+52:54:00:00:00:0b  -         (default)  auto>ipxe  -             just now
 `
 	if diff := cmp.Diff(want, formatMachines(ms, testNow)); diff != "" {
 		t.Errorf("machines (-want +got):\n%s", diff)
@@ -159,11 +171,23 @@ hostname:  node1
 profile:   fcos
 vars:      role=w
            ssh_key=k
+loader:    auto (the server's default; snponly.efi first)
 created:   -
 updated:   2025-03-14 14:09:26 (1 h ago)
 `
 	if diff := cmp.Diff(wantShow, formatMachine(ms[0], testNow)); diff != "" {
 		t.Errorf("machine show (-want +got):\n%s", diff)
+	}
+	wantStepped := `loader:    auto, stepped to ipxe 2025-03-14 15:08:26 (1 min ago)
+           why: firmware did not run snponly.efi: stepping to ipxe.efi
+           ` + "`pixie machines set 52:54:00:00:00:0b --loader auto`" + ` starts again at snponly
+`
+	if got := formatMachine(ms[1], testNow); !strings.Contains(got, wantStepped) {
+		t.Errorf("stepped machine show:\n%s\nwant it to contain:\n%s", got, wantStepped)
+	}
+	pinned := api.Machine{MAC: "52:54:00:00:00:0c", Loader: "grub"}
+	if got := formatMachine(pinned, testNow); !strings.Contains(got, "loader:    grub (pinned: `pixie machines set 52:54:00:00:00:0c --loader auto` lets pixie choose)\n") {
+		t.Errorf("pinned machine show:\n%s", got)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -100,6 +101,9 @@ type machineChange struct {
 	ignition      string
 	setIgnition   bool
 	clearIgnition bool
+	// loader is --loader; setting it (auto included) resets the ladder.
+	loader    string
+	setLoader bool
 }
 
 // validate checks the flags, before anything is asked of the daemon.
@@ -110,6 +114,13 @@ func (ch machineChange) validate() error {
 	for _, kv := range ch.vars {
 		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
 			return usageErrorf("--var %q: write it as NAME=VALUE", kv)
+		}
+	}
+	if ch.setLoader {
+		switch ch.loader {
+		case "auto", "snponly", "ipxe", "grub":
+		default:
+			return usageErrorf("--loader %q: use auto (pixie chooses, stepping snponly -> ipxe -> grub), snponly, ipxe or grub", ch.loader)
 		}
 	}
 	return nil
@@ -145,12 +156,15 @@ func (ch machineChange) apply(m *api.Machine) error {
 	if ch.clearIgnition {
 		m.Ignition = ""
 	}
+	if ch.setLoader {
+		m.Loader, m.LoaderStep, m.LoaderReason, m.LoaderStepAt = ch.loader, "", "", time.Time{}
+	}
 	return nil
 }
 
 func (ch machineChange) empty() bool {
 	return !ch.setProfile && !ch.clearProfile && !ch.setHostname && len(ch.vars) == 0 && len(ch.unset) == 0 &&
-		!ch.setIgnition && !ch.clearIgnition
+		!ch.setIgnition && !ch.clearIgnition && !ch.setLoader
 }
 
 func newMachinesSetCmd(c *cli) *cobra.Command {
@@ -162,10 +176,16 @@ func newMachinesSetCmd(c *cli) *cobra.Command {
 one; fields not given keep their values. Variables are available to the
 profile's kernel arguments and Ignition template as {{.Vars.NAME}}.
 
---clear-profile makes the machine boot the default profile again.`,
+--clear-profile makes the machine boot the default profile again.
+
+--loader picks the UEFI first stage: auto (the default) offers snponly.efi,
+then ipxe.efi if the firmware did not run it, then shim -> GRUB if that was
+refused too (Secure Boot); --loader auto also starts that ladder again.
+snponly, ipxe or grub pin one. BIOS machines always get undionly.kpxe.`,
 		Example: `  pixie machines set 90:2b:34:14:f6:6a --profile fcos --hostname node1
   pixie machines set 90:2b:34:14:f6:6a --var role=worker --var "ssh_key=$(cat ~/.ssh/id_ed25519.pub)"
-  pixie machines set 90:2b:34:14:f6:6a --unset-var role --clear-profile`,
+  pixie machines set 90:2b:34:14:f6:6a --unset-var role --clear-profile
+  pixie machines set 90:2b:34:14:f6:6a --loader grub`,
 		Args: exactArgs(1, "one MAC address, like "+macExample),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			mac, err := parseMAC(args[0])
@@ -173,7 +193,7 @@ profile's kernel arguments and Ignition template as {{.Vars.NAME}}.
 				return err
 			}
 			f := cmd.Flags()
-			ch.setProfile, ch.setHostname = f.Changed("profile"), f.Changed("hostname")
+			ch.setProfile, ch.setHostname, ch.setLoader = f.Changed("profile"), f.Changed("hostname"), f.Changed("loader")
 			if err := ch.validate(); err != nil {
 				return err
 			}
@@ -196,7 +216,7 @@ profile's kernel arguments and Ignition template as {{.Vars.NAME}}.
 			case err != nil:
 				return err
 			case ch.empty():
-				return usageErrorf("nothing to change for %s: give --profile, --hostname, --var, --unset-var or --clear-profile", mac)
+				return usageErrorf("nothing to change for %s: give --profile, --hostname, --var, --unset-var, --loader or --clear-profile", mac)
 			}
 			for _, k := range ch.unset {
 				if _, ok := m.Vars[k]; !ok {
@@ -229,6 +249,7 @@ profile's kernel arguments and Ignition template as {{.Vars.NAME}}.
 	f.StringArrayVar(&ch.unset, "unset-var", nil, "remove the variable `NAME` (repeatable)")
 	f.StringVar(&ch.ignitionFile, "ignition", "", "the machine's own config (Ignition 3.x JSON or Butane) from this local `FILE` or - for stdin, merged over the profile's")
 	f.BoolVar(&ch.clearIgnition, "clear-ignition", false, "remove the machine's own config")
+	f.StringVar(&ch.loader, "loader", "", "UEFI first stage: `auto` (pixie steps snponly -> ipxe -> grub when the firmware does not run one; also resets a step), or pin snponly, ipxe or grub")
 	return cmd
 }
 
@@ -244,6 +265,11 @@ func describeMachine(m api.Machine) string {
 	}
 	if len(m.Vars) > 0 {
 		parts = append(parts, "vars "+strings.Join(slices.Sorted(maps.Keys(m.Vars)), ", "))
+	}
+	if m.Loader != "" && m.Loader != "auto" {
+		parts = append(parts, "loader "+m.Loader)
+	} else if m.LoaderStep != "" {
+		parts = append(parts, "loader auto (stepped to "+m.LoaderStep+")")
 	}
 	return strings.Join(parts, ", ")
 }

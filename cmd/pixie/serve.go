@@ -61,6 +61,12 @@ ports. Stop it with Ctrl-C.`,
 				EFIFile: s.EFIFile, SocketGroup: s.SocketGroup,
 				NoIgnitionTokens: s.NoIgnitionTokens, IgnitionTokenTTL: s.IgnitionTokenTTL,
 				EventsMax: s.EventsMax, EventsMaxAge: age,
+				Loader: s.Loader,
+			}
+			switch s.Loader {
+			case "", "auto", "snponly", "ipxe", "grub":
+			default:
+				return usageErrorf("--loader %q: use auto (snponly, stepping to ipxe, then grub, per machine), snponly, ipxe or grub", s.Loader)
 			}
 			// The daemon's live heap is a few MB and a boot storm allocates
 			// about 2 KB per DHCP answer: at the default GOGC=100 the
@@ -118,7 +124,8 @@ func addServeFlags(f *pflag.FlagSet, s *service.Settings, eventsMaxAge *string) 
 	f.IntVar(&s.DHCPPort, "dhcp-port", 67, "proxyDHCP port (change only for testing)")
 	f.IntVar(&s.PXEPort, "pxe-port", 4011, "PXE boot-server port (change only for testing)")
 	f.IntVar(&s.TFTPPort, "tftp-port", 69, "TFTP port (change only for testing)")
-	f.StringVar(&s.EFIFile, "efi-file", "ipxe.efi", "first-stage file for x86-64 UEFI: ipxe.efi, snponly.efi, or shimx64.efi (signed shim -> GRUB, for Secure Boot)")
+	f.StringVar(&s.EFIFile, "efi-file", "", "first-stage file for every x86-64 UEFI machine without a loader of its own: ipxe.efi, snponly.efi or shimx64.efi (signed shim -> GRUB, for Secure Boot) (default: the loader ladder, snponly.efi first)")
+	f.StringVar(&s.Loader, "loader", "", "default UEFI first stage of machines without one of their own: auto (snponly.efi, stepping to ipxe.efi, then shim/GRUB, per machine), snponly, ipxe or grub; stored (default: the stored one, else auto)")
 	f.StringVar(&s.SocketGroup, "socket-group", layout.SocketGroup, "group allowed to use the control socket besides root")
 	f.StringVar(&s.LogLevel, "log-level", "info", "log detail: debug, info, warn or error")
 	f.BoolVar(&s.NoIgnitionTokens, "no-ignition-tokens", false, "serve /ignition without per-boot tokens (debugging only: anyone on the LAN can read any machine's config)")

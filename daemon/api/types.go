@@ -34,9 +34,19 @@ type Machine struct {
 	Vars     map[string]string `json:"vars,omitempty"`
 	// Ignition is the machine's own config (Ignition 3.x JSON or Butane, a
 	// template), merged over its profile's config when served.
-	Ignition  string    `json:"ignition,omitempty"`
-	CreatedAt time.Time `json:"created_at,omitzero"` // set by the daemon
-	UpdatedAt time.Time `json:"updated_at,omitzero"` // set by the daemon
+	Ignition string `json:"ignition,omitempty"`
+	// Loader is the machine's UEFI first stage: "auto" (also when empty:
+	// the server's default, normally the ladder snponly -> ipxe -> grub)
+	// or a pin, "snponly", "ipxe" or "grub".
+	Loader string `json:"loader,omitempty"`
+	// LoaderStep is the ladder rung auto reached ("": the bottom), with
+	// why and when. Set by the daemon; a PUT that sends it empty resets
+	// the ladder, one that sends it back keeps it.
+	LoaderStep   string    `json:"loader_step,omitempty"`
+	LoaderReason string    `json:"loader_reason,omitempty"`
+	LoaderStepAt time.Time `json:"loader_step_at,omitzero"`
+	CreatedAt    time.Time `json:"created_at,omitzero"` // set by the daemon
+	UpdatedAt    time.Time `json:"updated_at,omitzero"` // set by the daemon
 }
 
 // Event is one recorded step of one machine's network boot, or a
@@ -60,6 +70,10 @@ type BootSummary struct {
 	Known     bool      `json:"known"`   // pixie has a machine record for it
 	Profile   string    `json:"profile"` // the profile it boots (the default one if unknown)
 	Hostname  string    `json:"hostname,omitempty"`
+	// Loader and LoaderStep are as in Machine ("auto" and "" for a MAC
+	// with no record).
+	Loader     string `json:"loader,omitempty"`
+	LoaderStep string `json:"loader_step,omitempty"`
 }
 
 // Status is the daemon's state as `pixie status` and the tray show it.
@@ -80,6 +94,11 @@ type Status struct {
 	Firmware  []Firmware        `json:"firmware"`
 	Counters  map[string]uint64 `json:"counters"`
 	BootURL   string            `json:"boot_url"` // what iPXE clients are pointed at
+	// DefaultLoader is the loader of machines on auto (`pixie serve
+	// --loader`): "auto" is the ladder. EFIFile, when set, is the
+	// --efi-file every x86-64 UEFI machine without a pin gets instead.
+	DefaultLoader string `json:"default_loader,omitempty"`
+	EFIFile       string `json:"efi_file,omitempty"`
 }
 
 // Ports are the ports the daemon's servers listen on.

@@ -31,12 +31,22 @@ type Deps struct {
 	Status func() api.Status
 	// SetPaused stops (true) or resumes (false) offering network boot.
 	SetPaused func(ctx context.Context, paused bool) error
-	Log       *slog.Logger
+	// Loaders, if set, is told of a machine's loader choice when it is
+	// saved or removed, so the DHCP server's in-memory ladder follows.
+	Loaders LoaderBook
+	Log     *slog.Logger
 	// AllowUID, if set, replaces the root-or-group check (tests).
 	AllowUID func(uid uint32) bool
 	// KeepAlive is how often an idle event stream gets a comment line, so
 	// a client that went away is noticed; 0 means 15 seconds.
 	KeepAlive time.Duration
+}
+
+// LoaderBook is the DHCP server's per-machine loader state
+// (*dhcp.LadderBook behind an adapter in the daemon).
+type LoaderBook interface {
+	SetLoader(mac, loader, step string)
+	Forget(mac string)
 }
 
 // Server is the control API server.

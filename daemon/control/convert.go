@@ -30,12 +30,14 @@ func storeProfile(p api.Profile) store.Profile {
 func apiMachine(m store.Machine) api.Machine {
 	return api.Machine{
 		MAC: m.MAC, Profile: m.Profile, Hostname: m.Hostname, Vars: m.Vars, Ignition: m.Ignition,
+		Loader: m.Loader, LoaderStep: m.LoaderStep, LoaderReason: m.LoaderReason, LoaderStepAt: m.LoaderStepAt,
 		CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt,
 	}
 }
 
 func storeMachine(m api.Machine) store.Machine {
-	return store.Machine{MAC: m.MAC, Profile: m.Profile, Hostname: m.Hostname, Vars: m.Vars, Ignition: m.Ignition}
+	return store.Machine{MAC: m.MAC, Profile: m.Profile, Hostname: m.Hostname, Vars: m.Vars, Ignition: m.Ignition,
+		Loader: m.Loader, LoaderStep: m.LoaderStep}
 }
 
 func apiEvent(e events.Event) api.Event {
@@ -49,6 +51,7 @@ func apiBoot(b store.BootSummary) api.BootSummary {
 	return api.BootSummary{
 		MAC: b.MAC, Last: apiEvent(b.Last), FirstSeen: b.FirstSeen,
 		Known: b.Known, Profile: b.Profile, Hostname: b.Hostname,
+		Loader: b.Loader, LoaderStep: b.LoaderStep,
 	}
 }
 

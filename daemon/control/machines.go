@@ -71,11 +71,14 @@ func (s *Server) putMachine(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if s.deps.Loaders != nil {
+		s.deps.Loaders.SetLoader(m.MAC, m.Loader, m.LoaderStep)
+	}
 	status, what := http.StatusOK, "control: machine updated"
 	if created {
 		status, what = http.StatusCreated, "control: machine created"
 	}
-	s.audit(r, what, "mac", m.MAC, "profile", m.Profile, "hostname", m.Hostname, "vars", len(m.Vars))
+	s.audit(r, what, "mac", m.MAC, "profile", m.Profile, "hostname", m.Hostname, "vars", len(m.Vars), "loader", m.Loader, "loader_step", m.LoaderStep)
 	writeJSON(w, status, apiMachine(m))
 }
 
@@ -87,6 +90,9 @@ func (s *Server) deleteMachine(w http.ResponseWriter, r *http.Request) {
 	if err := s.deps.Store.DeleteMachine(r.Context(), mac); err != nil {
 		s.fail(w, r, err)
 		return
+	}
+	if s.deps.Loaders != nil {
+		s.deps.Loaders.Forget(mac)
 	}
 	s.audit(r, "control: machine removed", "mac", mac)
 	w.WriteHeader(http.StatusNoContent)

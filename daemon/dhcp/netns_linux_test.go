@@ -128,9 +128,9 @@ func TestProxyInNamespace(t *testing.T) {
 	wantOffer := &wire{
 		Op: dhcpv4.OpcodeBootReply, XID: xid, Broadcast: true,
 		CIAddr: "0.0.0.0", YIAddr: "0.0.0.0", SIAddr: "10.77.0.2", GIAddr: "0.0.0.0",
-		CHAddr: testMAC.String(), SName: "10.77.0.2", File: FileEFIx64,
+		CHAddr: testMAC.String(), SName: "10.77.0.2", File: FileSNPOnly,
 		Options: map[uint8]string{
-			53: "\x02", 54: lanSID, 60: ClassPXE, 43: optVendor43, 97: guid, 67: FileEFIx64,
+			53: "\x02", 54: lanSID, 60: ClassPXE, 43: optVendor43, 97: guid, 67: FileSNPOnly,
 		},
 	}
 	if diff := cmp.Diff(wantOffer, onWire(t, offer)); diff != "" {
@@ -155,9 +155,9 @@ func TestProxyInNamespace(t *testing.T) {
 	wantAck := &wire{
 		Op: dhcpv4.OpcodeBootReply, XID: xid,
 		CIAddr: "10.77.0.50", YIAddr: "0.0.0.0", SIAddr: "10.77.0.2", GIAddr: "0.0.0.0",
-		CHAddr: testMAC.String(), SName: "10.77.0.2", File: FileEFIx64,
+		CHAddr: testMAC.String(), SName: "10.77.0.2", File: FileSNPOnly,
 		Options: map[uint8]string{
-			53: "\x05", 54: lanSID, 60: ClassPXE, 43: optVendor43, 97: guid, 67: FileEFIx64,
+			53: "\x05", 54: lanSID, 60: ClassPXE, 43: optVendor43, 97: guid, 67: FileSNPOnly,
 		},
 	}
 	if diff := cmp.Diff(wantAck, onWire(t, ack)); diff != "" {
@@ -202,8 +202,8 @@ func TestProxyInNamespace(t *testing.T) {
 
 	ignore := cmpopts.IgnoreFields(events.Event{}, "ID", "Time")
 	wantEvents := []events.Event{
-		{MAC: "52:54:00:12:34:56", Arch: "efi-x64", Stage: events.StageDHCP, Detail: "offer ipxe.efi"},
-		{MAC: "52:54:00:12:34:56", IP: "10.77.0.50", Arch: "efi-x64", Stage: events.StagePXE, Detail: "ack ipxe.efi"},
+		{MAC: "52:54:00:12:34:56", Arch: "efi-x64", Stage: events.StageDHCP, Detail: "offer snponly.efi (loader auto)"},
+		{MAC: "52:54:00:12:34:56", IP: "10.77.0.50", Arch: "efi-x64", Stage: events.StagePXE, Detail: "ack snponly.efi (loader auto)"},
 		{MAC: "52:54:00:ab:cd:ef", Arch: "bios", Stage: events.StageDHCP, Detail: "offer http://10.77.0.2:8080/boot.ipxe (iPXE)"},
 	}
 	if diff := cmp.Diff(wantEvents, rec.all(), ignore); diff != "" {

@@ -104,19 +104,22 @@ type ReplyConfig struct {
 	ServerIP netip.Addr
 	// HTTPPort is the port of pixie's HTTP server.
 	HTTPPort int
-	// EFIFile is the x86-64 UEFI firmware: FileEFIx64 (the default when
-	// empty) or FileSNPOnly.
+	// EFIFile, when set, is the x86-64 UEFI first stage for every machine
+	// not pinned to a loader of its own (`pixie serve --efi-file`): it
+	// replaces the ladder. Empty: the ladder decides.
 	EFIFile string
+	// Loader is the loader this request's machine is on: a rung of the
+	// ladder (LoaderAuto means its bottom) or, with Pinned, a loader a
+	// person chose. The Server sets it per request from the machine's
+	// ladder state; it matters only to UEFI architectures.
+	Loader Loader
+	Pinned bool
+	// PinnedBy says who pinned it, for the boot event: "machine" or
+	// "server".
+	PinnedBy string
 	// Firmware says which firmware files exist. A client whose file is
 	// missing is not answered, so it can still boot from another server.
 	Firmware Firmware
-}
-
-func (c ReplyConfig) efiFile() string {
-	if c.EFIFile == "" {
-		return FileEFIx64
-	}
-	return c.EFIFile
 }
 
 func (c ReplyConfig) url(path string) string {
@@ -140,6 +143,11 @@ type Decision struct {
 	IPXE bool
 	// BootFile is the file or URL the client is told to load.
 	BootFile string
+	// Loader is the loader BootFile belongs to for UEFI first stages
+	// chosen by loader (empty otherwise: BIOS, iPXE clients, --efi-file),
+	// and LoaderNote what chose it, as the boot event shows it.
+	Loader     Loader
+	LoaderNote string
 	// Relay is the relay agent (giaddr) a relayed request came through, nil
 	// otherwise; the reply to a relayed port-67 request goes to Relay:67.
 	Relay net.IP
@@ -250,11 +258,11 @@ func Reply(req *dhcpv4.DHCPv4, svc Service, cfg ReplyConfig) (*dhcpv4.DHCPv4, De
 		// again, or it would chainload itself forever.
 		d.BootFile = cfg.url(ScriptPath)
 	default:
-		name, ok := firmwareFor(arch, cfg)
+		name, ok := firmwareFor(arch, cfg, &d)
 		if !ok {
 			return ignore(ReasonUnsupportedArch)
 		}
-		if cfg.Firmware == nil || !cfg.Firmware.Has(name) {
+		if name == "" || cfg.Firmware == nil || !cfg.Firmware.Has(name) {
 			return ignore(ReasonNoFirmware + ":" + d.Arch)
 		}
 		d.BootFile = name
@@ -296,19 +304,42 @@ func isIPXE(req *dhcpv4.DHCPv4) bool {
 	return bytes.Contains(req.Options.Get(dhcpv4.OptionUserClassInformation), []byte("iPXE"))
 }
 
-// firmwareFor maps an architecture to its first-stage file name.
-func firmwareFor(arch iana.Arch, cfg ReplyConfig) (string, bool) {
+// firmwareFor maps an architecture to its first-stage file name. For UEFI
+// x86-64 and arm64 the loader decides (see pickFile) and is noted in d; an
+// empty name with ok means the loader's file is missing.
+func firmwareFor(arch iana.Arch, cfg ReplyConfig, d *Decision) (string, bool) {
 	switch arch {
 	case iana.INTEL_X86PC:
 		return FileBIOS, true
 	case iana.EFI_IA32:
 		return FileEFIIA32, true
-	case iana.EFI_X86_64, iana.EFI_BC, iana.EFI_X86_64_HTTP:
-		return cfg.efiFile(), true
-	case iana.EFI_ARM64, iana.EFI_ARM64_HTTP:
-		return FileEFIARM64, true
 	}
-	return "", false
+	ladder, arm64 := onLadder(arch)
+	if !ladder {
+		return "", false
+	}
+	if cfg.EFIFile != "" && !arm64 && !(cfg.Pinned && cfg.PinnedBy == "machine") {
+		d.LoaderNote = "--efi-file"
+		return cfg.EFIFile, true
+	}
+	l := cfg.Loader
+	if l == "" || l == LoaderAuto {
+		l = LoaderSNPOnly
+	}
+	name, ok := pickFile(l, cfg.Pinned, arm64, cfg.Firmware)
+	if !ok {
+		return "", true
+	}
+	d.Loader = fileLoader(name)
+	switch {
+	case cfg.Pinned:
+		d.LoaderNote = "loader " + string(l) + ", set on the " + cfg.PinnedBy
+	case l == LoaderSNPOnly:
+		d.LoaderNote = "loader auto"
+	default:
+		d.LoaderNote = "loader auto, stepped to " + string(l)
+	}
+	return name, true
 }
 
 // buildReply makes the proxyDHCP OFFER or ACK for an answered request.
@@ -418,8 +449,12 @@ func describe(d Decision) string {
 	switch {
 	case d.IPXE:
 		s += " (iPXE)"
+	case d.Class == ClassHTTP && d.LoaderNote != "":
+		s += " (" + ClassHTTP + "; " + d.LoaderNote + ")"
 	case d.Class == ClassHTTP:
 		s += " (" + ClassHTTP + ")"
+	case d.LoaderNote != "":
+		s += " (" + d.LoaderNote + ")"
 	}
 	return s
 }

@@ -73,6 +73,10 @@ type Deps struct {
 	// option 50), so TFTP transfers from that address can be attributed to
 	// its MAC.
 	Seen func(mac net.HardwareAddr, ip net.IP)
+	// Ladder holds each machine's loader pin and ladder state. Nil: every
+	// UEFI machine gets the bottom rung's file (snponly.efi, else ipxe.efi)
+	// and nothing steps.
+	Ladder *LadderBook
 }
 
 // Server is pixie's proxyDHCP server: it answers PXE and UEFI HTTP boot
@@ -86,6 +90,7 @@ type Server struct {
 	paused   func() bool
 	seen     func(net.HardwareAddr, net.IP)
 	repeats  *repeats
+	ladder   *LadderBook
 
 	// The sockets, once Listen has opened them.
 	dhcpConn, pxeConn *net.UDPConn
@@ -149,6 +154,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		paused:   deps.Paused,
 		repeats:  newRepeats(10*time.Second, time.Second, 4096),
 		seen:     deps.Seen,
+		ladder:   deps.Ladder,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -368,7 +374,21 @@ func (s *Server) decide(ctx context.Context, svc Service, pkt []byte, src *net.U
 			"ciaddr", req.ClientIPAddr.String(), "giaddr", req.GatewayIPAddr.String())
 	}
 
-	resp, d := Reply(req, svc, s.reply)
+	paused := s.paused()
+	cfg := s.reply
+	var climbed ladderChoice
+	now := time.Now()
+	if s.ladder != nil && !paused && len(req.ClientHWAddr) > 0 {
+		climbed = s.ladder.choose(req, svc, mac, isIPXE(req), now)
+		cfg.Loader, cfg.Pinned, cfg.PinnedBy = climbed.loader, climbed.pinned, climbed.pinnedBy
+	}
+	resp, d := Reply(req, svc, cfg)
+	if climbed.reason != "" && s.events != nil {
+		// Why this machine gets another loader now: before the offer's own
+		// event, so the timeline reads in order.
+		log.at(ctx, slog.LevelInfo, "loader ladder", "arch", d.Arch, "detail", climbed.reason)
+		s.events.Record(ctx, events.Event{MAC: mac, Arch: d.Arch, Stage: events.StageDHCP, Detail: climbed.reason})
+	}
 
 	// A boot client's REQUEST to the LAN's DHCP server is ignored, but its
 	// option 50 is the address it is about to use for TFTP: pass it on.
@@ -377,7 +397,7 @@ func (s *Server) decide(ctx context.Context, svc Service, pkt []byte, src *net.U
 		s.seen(req.ClientHWAddr, ip)
 	}
 
-	if !d.Ignored() && s.paused() {
+	if !d.Ignored() && paused {
 		resp, d.Reply, d.Reason = nil, dhcpv4.MessageTypeNone, ReasonPaused
 	}
 	if d.Ignored() {
@@ -399,6 +419,9 @@ func (s *Server) decide(ctx context.Context, svc Service, pkt []byte, src *net.U
 		s.counters.Inc("dhcp.send-failed")
 		log.at(ctx, slog.LevelWarn, "not broadcasting a reply without an interface", "arch", d.Arch)
 		return pendingReply{}, false
+	}
+	if s.ladder != nil {
+		s.ladder.offered(mac, d, now, req.TransactionID, svc == ServiceDHCP && req.MessageType() == dhcpv4.MessageTypeDiscover)
 	}
 	a := pendingReply{data: appendPacket(buf, resp), dst: dst, log: log, d: d}
 	if ip != nil {

@@ -187,16 +187,16 @@ func TestServerLoopback(t *testing.T) {
 	want := &wire{
 		Op: dhcpv4.OpcodeBootReply, XID: xid, CIAddr: "127.0.0.1", YIAddr: "0.0.0.0",
 		SIAddr: "127.0.0.1", GIAddr: "0.0.0.0", CHAddr: testMAC.String(),
-		SName: "127.0.0.1", File: FileEFIx64,
+		SName: "127.0.0.1", File: FileSNPOnly,
 		Options: map[uint8]string{
-			53: "\x05", 54: "\x7f\x00\x00\x01", 60: ClassPXE, 43: optVendor43, 97: testGUID, 67: FileEFIx64,
+			53: "\x05", 54: "\x7f\x00\x00\x01", 60: ClassPXE, 43: optVendor43, 97: testGUID, 67: FileSNPOnly,
 		},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("ACK (-want +got):\n%s", diff)
 	}
 	waitFor(t, "the boot event", func() bool { return len(rec.all()) >= 1 })
-	wantEvent := events.Event{MAC: "52:54:00:12:34:56", IP: "127.0.0.1", Arch: "efi-x64", Stage: events.StagePXE, Detail: "ack ipxe.efi"}
+	wantEvent := events.Event{MAC: "52:54:00:12:34:56", IP: "127.0.0.1", Arch: "efi-x64", Stage: events.StagePXE, Detail: "ack snponly.efi (loader auto)"}
 	if diff := cmp.Diff(wantEvent, rec.all()[0]); diff != "" {
 		t.Errorf("event (-want +got):\n%s", diff)
 	}

@@ -27,9 +27,10 @@ const (
 )
 
 // uefiStages are the boot events of a UEFI machine, in order: OVMF's
-// DISCOVER and pixie's proxy offer (dhcp), ipxe.efi over TFTP, iPXE's own
-// DISCOVER answered with boot.ipxe (dhcp again), the machine's script, its
-// kernel and initrd, and its Ignition config. OVMF does not ask again on
+// DISCOVER and pixie's proxy offer (dhcp), snponly.efi (the default
+// loader) over TFTP, iPXE's own DISCOVER answered with boot.ipxe (dhcp
+// again), the machine's script, its kernel and initrd, and its Ignition
+// config. OVMF does not ask again on
 // port 4011 (no pxe event): pixie's offer carries PXE_DISCOVERY_CONTROL
 // bit 3 and the boot file, and EDK2 boots from such an offer directly
 // (see daemon/dhcp's pxeVendorOptions). TestProxyDHCPOnLAN covers 4011.
@@ -69,7 +70,7 @@ const workerIgnition = `{
 // beside it in proxy mode, and QEMU machines network-boot from it.
 //
 //  1. A UEFI machine (OVMF's native PXE client) nobody told pixie about:
-//     proxy offer, TFTP of ipxe.efi, iPXE, boot script of the default
+//     proxy offer, TFTP of snponly.efi, iPXE, boot script of the default
 //     profile, kernel, initrd, and the initrd fetches its Ignition config
 //     and prints the config's sha256 on the serial console.
 //  2. The same machine, now given the "worker" profile and a hostname with

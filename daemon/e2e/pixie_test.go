@@ -113,6 +113,12 @@ type pixieOptions struct {
 	// FollowInterface starts pixie with --interface only, no --address,
 	// so it serves whatever address the interface has (and gets).
 	FollowInterface bool
+	// FirmwareBytes is written into the data dir's firmware/ override
+	// before pixie starts (name -> contents): it wins over the OS's iPXE
+	// files.
+	FirmwareBytes map[string][]byte
+	// Args are appended to `pixie serve`'s command line.
+	Args []string
 }
 
 // startPixieLAN builds the LAN, starts the router's DHCP server and pixie
@@ -154,6 +160,15 @@ func startPixieLAN(t *testing.T, opts pixieOptions) *pixieLAN {
 			t.Fatal(err)
 		}
 	}
+	for name, body := range opts.FirmwareBytes {
+		dir := filepath.Join(p.DataDir, "firmware")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), body, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	sockDir := opts.SocketDir
 	if sockDir == "" {
 		// Not t.TempDir(): its path, long test name included, can pass
@@ -177,6 +192,7 @@ func startPixieLAN(t *testing.T, opts pixieOptions) *pixieLAN {
 		args = slices.Delete(args, 3, 5)
 	}
 	args = append(args, opts.ServeArgs...)
+	args = append(args, opts.Args...)
 	if p.Daemon, err = lan.Start(lan.ServerNS, bin, args...); err != nil {
 		t.Fatal(err)
 	}

@@ -59,7 +59,7 @@ func TestStorm(t *testing.T) {
 		}
 		wantTFTP := int64(74213) // undionly.kpxe from Debian's ipxe package
 		if res.Arch == "efi-x64" {
-			wantTFTP = 850528 // ipxe.efi
+			wantTFTP = 173792 // snponly.efi
 		}
 		if res.TFTPBytes <= 0 || (res.TFTPBytes != wantTFTP && testing.Verbose()) {
 			t.Logf("%s (%s) got %d bytes over TFTP (Debian's file has %d)", res.MAC, res.Arch, res.TFTPBytes, wantTFTP)

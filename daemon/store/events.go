@@ -118,6 +118,10 @@ type BootSummary struct {
 	Known     bool         `json:"known"`
 	Profile   string       `json:"profile"`
 	Hostname  string       `json:"hostname,omitempty"`
+	// Loader and LoaderStep are the machine's loader and the ladder rung
+	// it reached (see Machine); auto and empty for a MAC with no record.
+	Loader     string `json:"loader"`
+	LoaderStep string `json:"loader_step,omitempty"`
 }
 
 // RecentBoots returns the MACs with boot events, newest activity first.
@@ -128,7 +132,8 @@ func (s *Store) RecentBoots(ctx context.Context, limit int) ([]BootSummary, erro
 	def, _ := s.Setting(ctx, SettingDefaultProfile)
 	rows, err := s.db.QueryContext(ctx, `
 		SELECT e.id, e.time, e.mac, e.ip, e.arch, e.stage, e.detail, r.first,
-		       m.mac IS NOT NULL, coalesce(m.profile, ''), coalesce(m.hostname, '')
+		       m.mac IS NOT NULL, coalesce(m.profile, ''), coalesce(m.hostname, ''),
+		       coalesce(m.loader, 'auto'), coalesce(m.loader_step, '')
 		FROM (SELECT mac, max(id) AS last, min(time) AS first FROM events WHERE mac != '' GROUP BY mac) r
 		JOIN events e ON e.id = r.last
 		LEFT JOIN machines m ON m.mac = r.mac
@@ -143,7 +148,7 @@ func (s *Store) RecentBoots(ctx context.Context, limit int) ([]BootSummary, erro
 		var t, first int64
 		var stage string
 		if err := rows.Scan(&b.Last.ID, &t, &b.Last.MAC, &b.Last.IP, &b.Last.Arch, &stage, &b.Last.Detail, &first,
-			&b.Known, &b.Profile, &b.Hostname); err != nil {
+			&b.Known, &b.Profile, &b.Hostname, &b.Loader, &b.LoaderStep); err != nil {
 			return nil, err
 		}
 		b.MAC = b.Last.MAC

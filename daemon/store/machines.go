@@ -24,9 +24,18 @@ type Machine struct {
 	Vars     map[string]string `json:"vars,omitempty"`
 	// Ignition is the machine's own config (Ignition 3.x or Butane, a
 	// template like the profile's), merged over the profile's config.
-	Ignition  string    `json:"ignition,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Ignition string `json:"ignition,omitempty"`
+	// Loader is the machine's first-stage loader: auto (the ladder), or a
+	// pin: snponly, ipxe or grub.
+	Loader string `json:"loader"`
+	// LoaderStep is the rung auto reached (empty: the bottom, snponly),
+	// LoaderReason why and LoaderStepAt when. The DHCP server writes them
+	// (SetLoaderStep); a PUT can only clear them, which resets the ladder.
+	LoaderStep   string    `json:"loader_step,omitempty"`
+	LoaderReason string    `json:"loader_reason,omitempty"`
+	LoaderStepAt time.Time `json:"loader_step_at,omitzero"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
 }
 
 var (
@@ -52,6 +61,15 @@ func (m *Machine) Validate() error {
 			return fmt.Errorf("%w: variable %s is larger than 64 KiB", ErrInvalid, k)
 		}
 	}
+	if m.Loader == "" {
+		m.Loader = LoaderAuto
+	}
+	if !validLoader(m.Loader) {
+		return fmt.Errorf("%w: loader %q: use auto, snponly, ipxe or grub", ErrInvalid, m.Loader)
+	}
+	if m.LoaderStep != "" && (!validLoader(m.LoaderStep) || m.LoaderStep == LoaderAuto) {
+		return fmt.Errorf("%w: loader step %q: want snponly, ipxe or grub", ErrInvalid, m.LoaderStep)
+	}
 	if strings.TrimSpace(m.Ignition) != "" {
 		if err := ignition.CheckOverlay(m.Ignition, ""); err != nil {
 			return fmt.Errorf("%w: machine %s: %v", ErrInvalid, m.MAC, err)
@@ -60,14 +78,28 @@ func (m *Machine) Validate() error {
 	return nil
 }
 
-const machineCols = `mac, coalesce(profile, ''), hostname, vars, ignition, created_at, updated_at`
+// LoaderAuto is the loader of a machine with no pin: the ladder.
+const LoaderAuto = "auto"
+
+func validLoader(l string) bool {
+	switch l {
+	case LoaderAuto, "snponly", "ipxe", "grub":
+		return true
+	}
+	return false
+}
+
+const machineCols = `mac, coalesce(profile, ''), hostname, vars, ignition, loader, loader_step, loader_reason, loader_step_at, created_at, updated_at`
 
 func scanMachine(row interface{ Scan(...any) error }) (Machine, error) {
 	var m Machine
 	var vars string
-	var created, updated int64
-	if err := row.Scan(&m.MAC, &m.Profile, &m.Hostname, &vars, &m.Ignition, &created, &updated); err != nil {
+	var created, updated, stepAt int64
+	if err := row.Scan(&m.MAC, &m.Profile, &m.Hostname, &vars, &m.Ignition, &m.Loader, &m.LoaderStep, &m.LoaderReason, &stepAt, &created, &updated); err != nil {
 		return m, err
+	}
+	if stepAt != 0 {
+		m.LoaderStepAt = time.Unix(0, stepAt).UTC()
 	}
 	if err := json.Unmarshal([]byte(vars), &m.Vars); err != nil {
 		return m, fmt.Errorf("machine %s: corrupt variables: %w", m.MAC, err)
@@ -123,11 +155,17 @@ func (s *Store) PutMachine(ctx context.Context, m Machine) (Machine, error) {
 		profile = m.Profile
 	}
 	now := time.Now().UnixNano()
-	_, err := s.db.ExecContext(ctx, `INSERT INTO machines(mac, profile, hostname, vars, ignition, created_at, updated_at)
-		VALUES(?, ?, ?, ?, ?, ?, ?)
+	// The ladder's step is the DHCP server's to set: a PUT keeps it, or
+	// clears it (a reset) when it comes back empty.
+	_, err := s.db.ExecContext(ctx, `INSERT INTO machines(mac, profile, hostname, vars, ignition, loader, created_at, updated_at)
+		VALUES(?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT(mac) DO UPDATE SET profile = excluded.profile, hostname = excluded.hostname,
-			vars = excluded.vars, ignition = excluded.ignition, updated_at = excluded.updated_at`,
-		m.MAC, profile, m.Hostname, string(vars), m.Ignition, now, now)
+			vars = excluded.vars, ignition = excluded.ignition, loader = excluded.loader,
+			loader_step = CASE WHEN ? = '' THEN '' ELSE loader_step END,
+			loader_reason = CASE WHEN ? = '' THEN '' ELSE loader_reason END,
+			loader_step_at = CASE WHEN ? = '' THEN 0 ELSE loader_step_at END,
+			updated_at = excluded.updated_at`,
+		m.MAC, profile, m.Hostname, string(vars), m.Ignition, m.Loader, now, now, m.LoaderStep, m.LoaderStep, m.LoaderStep)
 	if isConstraint(err) {
 		return m, fmt.Errorf("%w: profile %q does not exist (see `pixie profiles list`)", ErrInvalid, m.Profile)
 	}
@@ -187,4 +225,24 @@ func (s *Store) PlanBoot(ctx context.Context, mac string) (BootPlan, error) {
 	}
 	plan.Profile, err = s.Profile(ctx, name)
 	return plan, err
+}
+
+// SetLoaderStep records the ladder rung a machine reached, why and when. A
+// MAC pixie has no record of gets one (default profile, loader auto), so
+// the rung survives a restart; its other fields are left alone.
+func (s *Store) SetLoaderStep(ctx context.Context, mac, step, reason string, at time.Time) error {
+	norm, err := hwaddr.Parse(mac)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if step != "" && (!validLoader(step) || step == LoaderAuto) {
+		return fmt.Errorf("%w: loader step %q: want snponly, ipxe or grub", ErrInvalid, step)
+	}
+	now := time.Now().UnixNano()
+	_, err = s.db.ExecContext(ctx, `INSERT INTO machines(mac, loader_step, loader_reason, loader_step_at, created_at, updated_at)
+		VALUES(?, ?, ?, ?, ?, ?)
+		ON CONFLICT(mac) DO UPDATE SET loader_step = excluded.loader_step, loader_reason = excluded.loader_reason,
+			loader_step_at = excluded.loader_step_at`,
+		norm, step, reason, at.UnixNano(), now, now)
+	return diskFull(err)
 }

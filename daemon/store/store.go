@@ -37,7 +37,10 @@ const DefaultProfileName = "first-time"
 const (
 	SettingDefaultProfile = "default_profile"
 	SettingPaused         = "paused"
-	SettingEventsMax      = "events_max"
+	// SettingDefaultLoader is the loader of machines on auto
+	// (`pixie serve --loader`): auto, snponly, ipxe or grub.
+	SettingDefaultLoader = "default_loader"
+	SettingEventsMax     = "events_max"
 	// SettingEventsMaxAge bounds how long boot events are kept: a Go
 	// duration ("720h") or a number of days ("30d"). The newest events
 	// are kept; see DefaultEventsMaxAge.
@@ -224,6 +227,14 @@ CREATE INDEX boot_tokens_mac ON boot_tokens(mac);
 	`
 ALTER TABLE profiles ADD COLUMN phone_home TEXT NOT NULL DEFAULT 'default';
 ALTER TABLE profiles ADD COLUMN vars TEXT NOT NULL DEFAULT '{}';
+`,
+	// 4: a machine's first-stage loader (auto, snponly, ipxe, grub) and the
+	// ladder rung auto reached, with why and when.
+	`
+ALTER TABLE machines ADD COLUMN loader TEXT NOT NULL DEFAULT 'auto';
+ALTER TABLE machines ADD COLUMN loader_step TEXT NOT NULL DEFAULT '';
+ALTER TABLE machines ADD COLUMN loader_reason TEXT NOT NULL DEFAULT '';
+ALTER TABLE machines ADD COLUMN loader_step_at INTEGER NOT NULL DEFAULT 0;
 `,
 }
 

@@ -72,7 +72,8 @@ type Settings struct {
 	DHCPPort    int
 	PXEPort     int
 	TFTPPort    int
-	EFIFile     string
+	EFIFile     string // "": the loader ladder; a name replaces it
+	Loader      string // "": the stored default loader, else auto
 	SocketGroup string // "": the OS default
 	Socket      string // "": the OS default
 	LogLevel    string
@@ -129,12 +130,21 @@ func (s Settings) Spec(goos, executable string) (Spec, error) {
 			return Spec{}, err
 		}
 	}
+	// No --efi-file is the daemon's default (the loader ladder); either
+	// name given replaces it, so both go on the command line.
 	switch s.EFIFile {
-	case "", "ipxe.efi":
-	case "snponly.efi":
+	case "":
+	case "ipxe.efi", "snponly.efi":
 		spec.Args = append(spec.Args, "--efi-file", s.EFIFile)
 	default:
 		return Spec{}, fmt.Errorf("--efi-file %q: use ipxe.efi or snponly.efi", s.EFIFile)
+	}
+	switch s.Loader {
+	case "":
+	case "auto", "snponly", "ipxe", "grub":
+		spec.Args = append(spec.Args, "--loader", s.Loader)
+	default:
+		return Spec{}, fmt.Errorf("--loader %q: use auto, snponly, ipxe or grub", s.Loader)
 	}
 	if s.SocketGroup != "" && s.SocketGroup != def.SocketGroup {
 		spec.SocketGroup = s.SocketGroup

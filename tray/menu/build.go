@@ -211,10 +211,25 @@ func BootLabel(b api.BootSummary, now time.Time) string {
 
 func bootTooltip(b api.BootSummary) string {
 	tip := join(" · ", b.Last.IP, b.Last.Arch, b.Last.Detail)
+	if l := LoaderWords(b.Loader, b.LoaderStep); l != "" {
+		tip = join(" · ", tip, l)
+	}
 	if !b.Known {
 		tip = join(" · ", tip, "new machine")
 	}
 	return tip
+}
+
+// LoaderWords says which UEFI first stage a machine is on, when it is not
+// the plain default: "loader stepped to ipxe", "loader grub (pinned)".
+func LoaderWords(loader, step string) string {
+	switch {
+	case loader != "" && loader != "auto":
+		return "loader " + loader + " (pinned)"
+	case step != "":
+		return "loader stepped to " + step
+	}
+	return ""
 }
 
 // StageWords says how far a boot got, in words.

@@ -362,3 +362,22 @@ func TestStageWords(t *testing.T) {
 		}
 	}
 }
+
+func TestBootTooltipSaysTheLoader(t *testing.T) {
+	base := api.BootSummary{MAC: "52:54:00:00:00:01", Known: true, Profile: "first-time",
+		Last: api.Event{Stage: "dhcp", IP: "10.0.0.9", Arch: "efi-x64", Detail: "offer ipxe.efi (loader auto, stepped to ipxe)"}}
+	tests := []struct {
+		loader, step, want string
+	}{
+		{"auto", "", "10.0.0.9 · efi-x64 · offer ipxe.efi (loader auto, stepped to ipxe)"},
+		{"auto", "ipxe", "10.0.0.9 · efi-x64 · offer ipxe.efi (loader auto, stepped to ipxe) · loader stepped to ipxe"},
+		{"grub", "", "10.0.0.9 · efi-x64 · offer ipxe.efi (loader auto, stepped to ipxe) · loader grub (pinned)"},
+	}
+	for _, tt := range tests {
+		b := base
+		b.Loader, b.LoaderStep = tt.loader, tt.step
+		if got := bootItem(b, nil, time.Now()).Tooltip; got != tt.want {
+			t.Errorf("loader %q step %q: tooltip %q, want %q", tt.loader, tt.step, got, tt.want)
+		}
+	}
+}
