@@ -8,14 +8,17 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
-	"github.com/insomniacslk/dhcp/dhcpv4/server4"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sys/unix"
 
 	"github.com/pixie-boot/pixie/daemon/events"
 	"github.com/pixie-boot/pixie/daemon/hwaddr"
+	"github.com/pixie-boot/pixie/daemon/linklayer"
 )
 
 // Default ports. Config fields left at zero use these.
@@ -44,6 +47,11 @@ type Config struct {
 	DHCPPort   int
 	PXEPort    int
 	ClientPort int
+	// LinkLayer answers the DHCP port with raw Ethernet frames
+	// (AF_PACKET, BPF) even when it could be bound. Without it the link
+	// layer is used for a port another program holds (EADDRINUSE: dnsmasq
+	// on the same host, launchd for bootpd on a Mac). Needs Interface.
+	LinkLayer bool
 }
 
 // EventRecorder records boot events; *events.Hub implements it.
@@ -88,7 +96,35 @@ type Server struct {
 	repeats  *repeats
 
 	// The sockets, once Listen has opened them.
-	dhcpConn, pxeConn *net.UDPConn
+	dhcpSock, pxeSock socket
+	listened          bool
+	// ifindex is Interface's index (0 without one).
+	ifindex int
+	// linkNote says which ports are answered over the link layer and why.
+	linkNote string
+	// fallback sends a broadcast reply the UDP socket could not (macOS
+	// with IP_BOUND_IF on a link without a route: EHOSTUNREACH); nil
+	// when no link-layer socket could be had.
+	fallback     linkSocket
+	fallbackUsed atomic.Bool
+	// openLink opens a link-layer socket on the interface (a fake in
+	// tests).
+	openLink func(iface string, ports ...uint16) (linkSocket, error)
+}
+
+// socket is one service's socket: UDP, or the link layer.
+type socket struct {
+	udp  *net.UDPConn
+	link linkSocket
+}
+
+func (k socket) close() {
+	if k.udp != nil {
+		k.udp.Close()
+	}
+	if k.link != nil {
+		k.link.Close()
+	}
 }
 
 // New checks cfg and returns a server ready to Serve.
@@ -129,6 +165,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	if cfg.ClientPort == 0 {
 		cfg.ClientPort = DefaultClientPort
 	}
+	if cfg.LinkLayer && cfg.Interface == "" {
+		return nil, errors.New("dhcp: the link layer needs an interface")
+	}
 	if deps.Firmware == nil {
 		return nil, errors.New("dhcp: Deps.Firmware is required")
 	}
@@ -146,6 +185,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		paused:   deps.Paused,
 		repeats:  newRepeats(10*time.Second, time.Second, 4096),
 		seen:     deps.Seen,
+		openLink: func(iface string, ports ...uint16) (linkSocket, error) { return linklayer.Open(iface, ports...) },
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -161,33 +201,103 @@ func New(cfg Config, deps Deps) (*Server, error) {
 
 // Listen opens the DHCP and PXE sockets, so that a caller learns of a
 // port held by another server before it commits to serving. Serve calls
-// it when the caller has not.
+// it when the caller has not. A port another program holds is answered
+// over the link layer instead (see Config.LinkLayer), which LinkLayer
+// reports.
 //
 // The sockets are opened on the calling goroutine: a caller that locked
 // its OS thread into a network namespace gets sockets in that namespace.
 func (s *Server) Listen() error {
-	if s.dhcpConn != nil {
+	if s.listened {
 		return nil
 	}
-	dhcpConn, err := s.listen(s.cfg.DHCPPort)
+	if s.cfg.Interface != "" {
+		ifc, err := net.InterfaceByName(s.cfg.Interface)
+		if err != nil {
+			return fmt.Errorf("dhcp: interface %q: %w", s.cfg.Interface, err)
+		}
+		s.ifindex = ifc.Index
+	}
+	dhcpSock, dhcpNote, err := s.listenService(s.cfg.DHCPPort, s.cfg.LinkLayer)
 	if err != nil {
 		return err
 	}
-	pxeConn, err := s.listen(s.cfg.PXEPort)
+	pxeSock, pxeNote, err := s.listenService(s.cfg.PXEPort, false)
 	if err != nil {
-		dhcpConn.Close()
+		dhcpSock.close()
 		return err
 	}
-	s.dhcpConn, s.pxeConn = dhcpConn, pxeConn
+	var notes []string
+	for _, n := range []string{dhcpNote, pxeNote} {
+		if n != "" {
+			notes = append(notes, n)
+		}
+	}
+	s.linkNote = strings.Join(notes, "; ")
+	if s.cfg.Interface != "" {
+		// Opened now, on this thread, so it is in the server's namespace;
+		// it receives nothing.
+		fb, err := s.openLink(s.cfg.Interface)
+		if err != nil {
+			s.log.Debug("no link-layer fallback for broadcast replies", "interface", s.cfg.Interface, "err", err)
+		} else {
+			s.fallback = fb
+		}
+	}
+	s.dhcpSock, s.pxeSock, s.listened = dhcpSock, pxeSock, true
 	return nil
+}
+
+// LinkLayer says which ports proxyDHCP answers over the link layer and
+// why, e.g. "proxyDHCP over the link layer: port 67 is held by PID 812
+// (dnsmasq)"; empty when both are ordinary UDP sockets. Valid after Listen.
+func (s *Server) LinkLayer() string { return s.linkNote }
+
+// listenService opens port's socket: UDP, or the link layer when asked
+// (force) or when another program holds the port.
+func (s *Server) listenService(port int, force bool) (socket, string, error) {
+	var note string
+	if force {
+		note = fmt.Sprintf("proxyDHCP over the link layer: port %d as asked (--dhcp-link-layer)", port)
+	} else {
+		conn, err := s.listen(port)
+		if err == nil {
+			return socket{udp: conn}, "", nil
+		}
+		if !errors.Is(err, syscall.EADDRINUSE) || s.cfg.Interface == "" {
+			return socket{}, "", err
+		}
+		note = fmt.Sprintf("proxyDHCP over the link layer: port %d is held by %s", port, describeHolders(udpPortHolders(port)))
+		defer func() {
+			if note != "" {
+				s.log.Warn(note, "interface", s.cfg.Interface)
+			}
+		}()
+	}
+	link, err := s.openLink(s.cfg.Interface, uint16(port))
+	if err != nil {
+		why := "another program holds it"
+		if force {
+			why = "the link layer was asked for"
+		}
+		note = ""
+		return socket{}, "", fmt.Errorf("dhcp: port %d: %s, and answering over the link layer failed: %w", port, why, err)
+	}
+	if force {
+		s.log.Info(note, "interface", s.cfg.Interface)
+	}
+	return socket{link: link}, note, nil
 }
 
 // Close closes the sockets of a server that was listened on but will not
 // serve. Serve closes them itself when it returns.
 func (s *Server) Close() {
-	if s.dhcpConn != nil {
-		s.dhcpConn.Close()
-		s.pxeConn.Close()
+	if s.listened {
+		s.dhcpSock.close()
+		s.pxeSock.close()
+		if s.fallback != nil {
+			s.fallback.Close()
+		}
 	}
 }
 
@@ -198,33 +308,62 @@ func (s *Server) Serve(ctx context.Context) error {
 	if err := s.Listen(); err != nil {
 		return err
 	}
-	dhcpConn, pxeConn := s.dhcpConn, s.pxeConn
+	dhcpSock, pxeSock := s.dhcpSock, s.pxeSock
 	s.log.Info("proxyDHCP serving", "interface", s.cfg.Interface, "server_ip", s.cfg.ServerIP,
-		"dhcp_port", s.cfg.DHCPPort, "pxe_port", s.cfg.PXEPort)
+		"dhcp_port", s.cfg.DHCPPort, "pxe_port", s.cfg.PXEPort, "link_layer", s.linkNote)
+	if s.linkNote != "" && s.events != nil {
+		s.events.Record(ctx, events.Event{Stage: events.StageServer, Detail: s.linkNote})
+	}
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		// Closing the sockets is what ends the blocked reads.
 		<-gctx.Done()
-		dhcpConn.Close()
-		pxeConn.Close()
+		s.Close()
 		return nil
 	})
 	// One reader per socket: Go serializes reads on a socket, so a second
 	// reader only waits its turn, and each turn handed over costs a thread
 	// wake-up (measured: more CPU per answer, not more answers).
-	g.Go(func() error { return s.readLoop(gctx, dhcpConn, ServiceDHCP) })
-	g.Go(func() error { return s.readLoop(gctx, pxeConn, ServicePXE) })
-	g.Go(func() error { s.watchDrops(gctx, dropCheckInterval, dhcpConn, pxeConn); return nil })
+	g.Go(func() error { return s.readLoop(gctx, dhcpSock, ServiceDHCP) })
+	g.Go(func() error { return s.readLoop(gctx, pxeSock, ServicePXE) })
+	var udp []*net.UDPConn
+	for _, k := range []socket{dhcpSock, pxeSock} {
+		if k.udp != nil {
+			udp = append(udp, k.udp)
+		}
+	}
+	g.Go(func() error { s.watchDrops(gctx, dropCheckInterval, udp...); return nil })
 	return g.Wait()
 }
 
 func (s *Server) listen(port int) (*net.UDPConn, error) {
 	addr := &net.UDPAddr{IP: net.IP(s.cfg.ListenAddr.AsSlice()), Port: port}
-	conn, err := server4.NewIPv4UDPConn(s.cfg.Interface, addr)
+	// As insomniacslk's NewIPv4UDPConn does, but keeping the bind's errno
+	// (EADDRINUSE decides the link-layer path).
+	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); serr != nil {
+				return
+			}
+			if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); serr != nil {
+				return
+			}
+			if s.cfg.Interface != "" {
+				serr = dhcpv4.BindToInterface(int(fd), s.cfg.Interface)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+	pc, err := lc.ListenPacket(context.Background(), "udp4", addr.String())
 	if err != nil {
 		return nil, fmt.Errorf("dhcp: listen on %s (interface %q): %w", addr, s.cfg.Interface, err)
 	}
+	conn := pc.(*net.UDPConn)
 	// A room full of machines powering on at once sends its DISCOVERs in
 	// the same second; the default buffer (~200 KB) overflows first.
 	growReadBuffer(conn, 4<<20)
@@ -236,10 +375,15 @@ func (s *Server) listen(port int) (*net.UDPConn, error) {
 // per socket keeps up with any LAN: the work per packet is a parse, a
 // decision and a share of one send, and the loop bounds the work a flood
 // can cause.
-func (s *Server) readLoop(ctx context.Context, conn *net.UDPConn, svc Service) error {
-	bc, err := newBatchConn(conn)
-	if err != nil {
-		return fmt.Errorf("dhcp: %s socket: %w", svc, err)
+func (s *Server) readLoop(ctx context.Context, sock socket, svc Service) error {
+	var bc batchConn
+	if sock.link != nil {
+		bc = newLinkConn(sock.link, netip.AddrPortFrom(s.cfg.ServerIP, uint16(s.svcPort(svc))))
+	} else {
+		var err error
+		if bc, err = newBatchConn(sock.udp, s.ifindex); err != nil {
+			return fmt.Errorf("dhcp: %s socket: %w", svc, err)
+		}
 	}
 	pkts := newDatagrams(readBatch)
 	answers := make([]pendingReply, 0, readBatch)
@@ -268,6 +412,14 @@ func (s *Server) readLoop(ctx context.Context, conn *net.UDPConn, svc Service) e
 		}
 		answers, out = answers[:0], out[:0]
 		for _, p := range pkts[:n] {
+			if p.drop != "" {
+				s.counters.Inc("dhcp.received")
+				s.counters.Inc(p.drop)
+				if p.hw != nil && s.log.Enabled(ctx, slog.LevelDebug) {
+					s.log.Debug("dropping packet", "mac", hwaddr.String(p.hw), "service", svc.String(), "counter", p.drop)
+				}
+				continue
+			}
 			if p.truncated {
 				s.counters.Inc("dhcp.received")
 				s.counters.Inc("dhcp.dropped.too-large")
@@ -280,7 +432,7 @@ func (s *Server) readLoop(ctx context.Context, conn *net.UDPConn, svc Service) e
 				// timeline never shows the client's next step first.
 				s.answering(ctx, a)
 				answers = append(answers, a)
-				out = append(out, outgoing{data: a.data, dst: a.dst})
+				out = append(out, outgoing{data: a.data, dst: a.dst, hw: p.hw})
 			}
 		}
 		s.sendAll(ctx, bc, answers, out)
@@ -289,7 +441,8 @@ func (s *Server) readLoop(ctx context.Context, conn *net.UDPConn, svc Service) e
 
 // sendAll sends a batch's answers (out[i] is answers[i] on the wire). A
 // datagram the system refuses is skipped, counted and logged, and the rest
-// still go.
+// still go; a broadcast refused for want of a route goes over the link
+// layer instead (see fallBack).
 func (s *Server) sendAll(ctx context.Context, bc batchConn, answers []pendingReply, out []outgoing) {
 	for done := 0; done < len(out); {
 		sent, err := bc.write(out[done:])
@@ -298,11 +451,48 @@ func (s *Server) sendAll(ctx context.Context, bc batchConn, answers []pendingRep
 		}
 		done += sent
 		if done < len(out) {
-			s.counters.Inc("dhcp.send-failed")
-			answers[done].log.at(ctx, slog.LevelWarn, "sending the answer failed", "to", answers[done].dst.String(), "err", err)
+			if s.fallBack(ctx, answers[done], out[done], err) {
+				s.counters.Inc(sentCounter(answers[done].log.svc, answers[done].d.Reply))
+			} else {
+				s.counters.Inc("dhcp.send-failed")
+				answers[done].log.at(ctx, slog.LevelWarn, "sending the answer failed", "to", answers[done].dst.String(), "err", err)
+			}
 			done++
 		}
 	}
+}
+
+// fallBack sends o over the link layer when the UDP socket refused a
+// broadcast with EHOSTUNREACH or ENETUNREACH: seen on macOS, where a
+// socket bound with IP_BOUND_IF to a link without a route cannot
+// broadcast. The first time is a server event; each time is counted.
+func (s *Server) fallBack(ctx context.Context, a pendingReply, o outgoing, err error) bool {
+	if s.fallback == nil || !o.dst.IP.Equal(net.IPv4bcast) ||
+		!(errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH)) {
+		return false
+	}
+	lc := newLinkConn(s.fallback, netip.AddrPortFrom(s.cfg.ServerIP, uint16(s.svcPort(a.log.svc))))
+	if _, lerr := lc.write([]outgoing{o}); lerr != nil {
+		a.log.at(ctx, slog.LevelWarn, "sending the answer over the link layer failed too", "udp_err", err, "err", lerr)
+		return false
+	}
+	s.counters.Inc("dhcp.sent-link-fallback")
+	if !s.fallbackUsed.Swap(true) {
+		detail := fmt.Sprintf("broadcast replies on %s go over the link layer: the system refused to broadcast them (%v)", s.cfg.Interface, err)
+		s.log.Warn(detail, "mac", a.log.mac)
+		if s.events != nil {
+			s.events.Record(ctx, events.Event{Stage: events.StageServer, Detail: detail})
+		}
+	}
+	return true
+}
+
+// svcPort is the port a service answers from.
+func (s *Server) svcPort(svc Service) int {
+	if svc == ServicePXE {
+		return s.cfg.PXEPort
+	}
+	return s.cfg.DHCPPort
 }
 
 // sentCounter names the counter of answers sent, e.g. dhcp.sent.pxe-ack:

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -19,9 +20,10 @@ import (
 // frame (the filter, the record walk, parsing and building) is shared and
 // tested there.
 type Conn struct {
-	f   *os.File
-	rc  syscall.RawConn
-	mac net.HardwareAddr
+	f      *os.File
+	rc     syscall.RawConn
+	closed atomic.Bool
+	mac    net.HardwareAddr
 
 	buf  []byte // one read of the device: BIOCGBLEN bytes
 	rest []byte // records of the last read not yet handed out
@@ -135,7 +137,19 @@ func (c *Conn) HardwareAddr() net.HardwareAddr { return c.mac }
 
 // Close closes the device; a blocked Read returns an error wrapping
 // os.ErrClosed.
-func (c *Conn) Close() error { return c.f.Close() }
+func (c *Conn) Close() error {
+	c.closed.Store(true)
+	return c.f.Close()
+}
+
+// rcErr turns the poller's error on a closed descriptor, which is not
+// os.ErrClosed, into net.ErrClosed, as a network socket's would be.
+func (c *Conn) rcErr(err error) error {
+	if c.closed.Load() {
+		return fmt.Errorf("link-layer socket: %w", net.ErrClosed)
+	}
+	return err
+}
 
 // Read fills frames[:n] with the next captured frames, blocking until at
 // least one arrives. Each frame's Buf must be set.
@@ -165,7 +179,7 @@ func (c *Conn) Read(frames []RawFrame) (int, error) {
 			return rerr != unix.EAGAIN && rerr != unix.EINTR
 		})
 		if err != nil {
-			return 0, err
+			return 0, c.rcErr(err)
 		}
 		if rerr != nil {
 			return 0, os.NewSyscallError("read BPF device", rerr)
@@ -186,7 +200,7 @@ func (c *Conn) Write(frame []byte) error {
 		return werr != unix.EAGAIN && werr != unix.EINTR
 	})
 	if err != nil {
-		return err
+		return c.rcErr(err)
 	}
 	if werr != nil {
 		return os.NewSyscallError("write BPF device", werr)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -16,6 +17,7 @@ import (
 type Conn struct {
 	f       *os.File
 	rc      syscall.RawConn
+	closed  atomic.Bool
 	ifindex int
 	mac     net.HardwareAddr
 
@@ -109,7 +111,19 @@ func (c *Conn) HardwareAddr() net.HardwareAddr { return c.mac }
 
 // Close closes the socket; a blocked Read returns an error wrapping
 // os.ErrClosed.
-func (c *Conn) Close() error { return c.f.Close() }
+func (c *Conn) Close() error {
+	c.closed.Store(true)
+	return c.f.Close()
+}
+
+// rcErr turns the poller's error on a closed descriptor, which is not
+// os.ErrClosed, into net.ErrClosed, as a network socket's would be.
+func (c *Conn) rcErr(err error) error {
+	if c.closed.Load() {
+		return fmt.Errorf("link-layer socket: %w", net.ErrClosed)
+	}
+	return err
+}
 
 // Read fills frames[:n] with the next frames sent to this host (unicast to
 // its address, or broadcast), blocking until at least one arrives. Each
@@ -144,7 +158,7 @@ func (c *Conn) Read(frames []RawFrame) (int, error) {
 			return true
 		})
 		if err != nil {
-			return 0, err
+			return 0, c.rcErr(err)
 		}
 		if errno != 0 {
 			return 0, fmt.Errorf("recvmmsg on packet socket: %w", errno)
@@ -206,7 +220,7 @@ func (c *Conn) Write(frame []byte) error {
 		return serr != unix.EAGAIN && serr != unix.EINTR
 	})
 	if err != nil {
-		return err
+		return c.rcErr(err)
 	}
 	if serr != nil {
 		return os.NewSyscallError("sendto on packet socket", serr)
