@@ -36,9 +36,12 @@ type Config struct {
 	DataDir   string
 
 	DHCPPort int // 67
-	PXEPort  int // 4011
-	TFTPPort int // 69
-	HTTPPort int // 8080
+	// DHCPLinkLayer answers the DHCP port with raw Ethernet frames even
+	// when it is free (a held port goes over the link layer anyway).
+	DHCPLinkLayer bool
+	PXEPort       int // 4011
+	TFTPPort      int // 69
+	HTTPPort      int // 8080
 
 	Socket      string
 	SocketGroup string
@@ -189,7 +192,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 				ifc = choice.Interface
 			}
 		}
-		return api.Status{
+		st := api.Status{
 			Serving:   bound && !paused.Load(),
 			Paused:    paused.Load(),
 			Problem:   problem,
@@ -204,6 +207,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 			Counters:  counters.Snapshot(),
 			BootURL:   serverURL() + "/boot.ipxe",
 		}
+		if bound {
+			st.DHCPLinkLayer, _ = binder.dhcpLink.Load().(string)
+		}
+		return st
 	}
 	setPaused := func(ctx context.Context, p bool) error {
 		if err := st.SetSetting(ctx, store.SettingPaused, strconv.FormatBool(p)); err != nil {

@@ -80,6 +80,10 @@ type Status struct {
 	Firmware  []Firmware        `json:"firmware"`
 	Counters  map[string]uint64 `json:"counters"`
 	BootURL   string            `json:"boot_url"` // what iPXE clients are pointed at
+	// DHCPLinkLayer says which proxyDHCP ports are answered with raw
+	// Ethernet frames and why, e.g. "proxyDHCP over the link layer: port
+	// 67 is held by PID 812 (dnsmasq)". Empty when both are UDP sockets.
+	DHCPLinkLayer string `json:"dhcp_link_layer,omitempty"`
 }
 
 // Ports are the ports the daemon's servers listen on.
