@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -76,6 +77,8 @@ type binder struct {
 	handler    http.Handler
 	grub       tftp.Generated
 	ladder     *dhcp.LadderBook
+	// dhcpLink is the current binding's dhcp.Server.LinkLayer, for status.
+	dhcpLink atomic.Value
 }
 
 // bootServers are the servers of one binding, sockets already open.
@@ -99,6 +102,7 @@ func (b *binder) bind(choice netif.Choice) (*bootServers, error) {
 		DHCPPort:  cfg.DHCPPort,
 		PXEPort:   cfg.PXEPort,
 		EFIFile:   cfg.EFIFile,
+		LinkLayer: cfg.DHCPLinkLayer,
 	}, dhcp.Deps{
 		Log:      b.log.With("server", "dhcp"),
 		Events:   b.dhcpEvents,
@@ -126,6 +130,7 @@ func (b *binder) bind(choice netif.Choice) (*bootServers, error) {
 		tftpConn.Close()
 		return nil, fmt.Errorf("HTTP on %s port %d: %w (another program holds the port? pick one with --http-port)", choice.Addr, cfg.HTTPPort, err)
 	}
+	b.dhcpLink.Store(dhcpSrv.LinkLayer())
 	return &bootServers{
 		choice: choice,
 		dhcp:   dhcpSrv,

@@ -39,9 +39,12 @@ type Config struct {
 	DataDir   string
 
 	DHCPPort int // 67
-	PXEPort  int // 4011
-	TFTPPort int // 69
-	HTTPPort int // 8080
+	// DHCPLinkLayer answers the DHCP port with raw Ethernet frames even
+	// when it is free (a held port goes over the link layer anyway).
+	DHCPLinkLayer bool
+	PXEPort       int // 4011
+	TFTPPort      int // 69
+	HTTPPort      int // 8080
 
 	Socket      string
 	SocketGroup string
@@ -242,7 +245,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		if netState.lastAddr().IsValid() { // never served yet: no address to name
 			bootURL = serverURL() + "/boot.ipxe"
 		}
-		return api.Status{
+		st := api.Status{
 			Serving:   bound && !paused.Load(),
 			Paused:    paused.Load(),
 			Problem:   problem,
@@ -260,6 +263,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 			DefaultLoader: string(ladder.Default()),
 			EFIFile:       cfg.EFIFile,
 		}
+		if bound {
+			st.DHCPLinkLayer, _ = binder.dhcpLink.Load().(string)
+		}
+		return st
 	}
 	setPaused := func(ctx context.Context, p bool) error {
 		if err := st.SetSetting(ctx, store.SettingPaused, strconv.FormatBool(p)); err != nil {

@@ -61,7 +61,8 @@ ports. Stop it with Ctrl-C.`,
 				EFIFile: s.EFIFile, SocketGroup: s.SocketGroup,
 				NoIgnitionTokens: s.NoIgnitionTokens, IgnitionTokenTTL: s.IgnitionTokenTTL,
 				EventsMax: s.EventsMax, EventsMaxAge: age,
-				Loader: s.Loader,
+				Loader:        s.Loader,
+				DHCPLinkLayer: s.DHCPLinkLayer,
 			}
 			switch s.Loader {
 			case "", "auto", "snponly", "ipxe", "grub":
@@ -131,5 +132,6 @@ func addServeFlags(f *pflag.FlagSet, s *service.Settings, eventsMaxAge *string) 
 	f.BoolVar(&s.NoIgnitionTokens, "no-ignition-tokens", false, "serve /ignition without per-boot tokens (debugging only: anyone on the LAN can read any machine's config)")
 	f.DurationVar(&s.IgnitionTokenTTL, "ignition-token-ttl", time.Hour, "how long the per-boot Ignition token in a machine's kernel arguments stays valid")
 	f.Int64Var(&s.EventsMax, "events-max", 0, "keep at most `N` boot events, newest kept (default: the stored setting, else 100000)")
+	f.BoolVar(&s.DHCPLinkLayer, "dhcp-link-layer", false, "answer proxyDHCP on port 67 with raw Ethernet frames (AF_PACKET/BPF) even when the port is free (used anyway when another program holds it)")
 	f.StringVar(eventsMaxAge, "events-max-age", "", "drop boot events older than `AGE`, e.g. 30d or 72h (default: the stored setting, else 30d)")
 }

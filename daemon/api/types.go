@@ -99,6 +99,10 @@ type Status struct {
 	// --efi-file every x86-64 UEFI machine without a pin gets instead.
 	DefaultLoader string `json:"default_loader,omitempty"`
 	EFIFile       string `json:"efi_file,omitempty"`
+	// DHCPLinkLayer says which proxyDHCP ports are answered with raw
+	// Ethernet frames and why, e.g. "proxyDHCP over the link layer: port
+	// 67 is held by PID 812 (dnsmasq)". Empty when both are UDP sockets.
+	DHCPLinkLayer string `json:"dhcp_link_layer,omitempty"`
 }
 
 // Ports are the ports the daemon's servers listen on.

@@ -10,12 +10,23 @@ type datagram struct {
 	n         int
 	src       *net.UDPAddr
 	truncated bool // longer than buf: the rest was discarded
+	// drop, when set, is the counter of a datagram the connection refused
+	// before it could be decided on (a malformed frame, a packet from
+	// another interface); buf[:n] is then not a DHCP packet.
+	drop string
+	// hw is the sender's Ethernet address when the connection sees it
+	// (link layer), in mac's storage.
+	hw  []byte
+	mac [6]byte
 }
 
 // outgoing is one datagram to send.
 type outgoing struct {
 	data []byte
 	dst  *net.UDPAddr
+	// hw is the Ethernet address the request came from, for a reply sent
+	// over the link layer to a unicast destination; nil otherwise.
+	hw []byte
 }
 
 // batchConn reads and writes several datagrams per system call where the

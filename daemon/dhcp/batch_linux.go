@@ -39,7 +39,9 @@ type mmsghdr struct {
 	len uint32
 }
 
-func newBatchConn(conn *net.UDPConn) (batchConn, error) {
+// newBatchConn wraps conn. ifindex is unused on Linux: SO_BINDTODEVICE
+// already filters what the socket receives.
+func newBatchConn(conn *net.UDPConn, ifindex int) (batchConn, error) {
 	rc, err := conn.SyscallConn()
 	if err != nil {
 		return nil, err

@@ -22,7 +22,7 @@ import (
 // back in one call with a bad destination refused in place.
 func TestBatchConnLoopback(t *testing.T) {
 	conn, client := listenLoopback(t), listenLoopback(t)
-	bc, err := newBatchConn(conn)
+	bc, err := newBatchConn(conn, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

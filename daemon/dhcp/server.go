@@ -8,10 +8,10 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
-	"github.com/insomniacslk/dhcp/dhcpv4/server4"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/pixie-boot/pixie/daemon/events"
@@ -44,6 +44,11 @@ type Config struct {
 	DHCPPort   int
 	PXEPort    int
 	ClientPort int
+	// LinkLayer answers the DHCP port with raw Ethernet frames
+	// (AF_PACKET, BPF) even when it could be bound. Without it the link
+	// layer is used for a port another program holds (EADDRINUSE: dnsmasq
+	// on the same host, launchd for bootpd on a Mac). Needs Interface.
+	LinkLayer bool
 }
 
 // EventRecorder records boot events; *events.Hub implements it.
@@ -93,7 +98,24 @@ type Server struct {
 	ladder   *LadderBook
 
 	// The sockets, once Listen has opened them.
-	dhcpConn, pxeConn *net.UDPConn
+	dhcpSock, pxeSock socket
+	listened          bool
+	// ifindex is Interface's index (0 without one).
+	ifindex int
+	// linkNote says which ports are answered over the link layer and why.
+	linkNote string
+	// portHeld: another program on this host holds the DHCP port. It
+	// answers from this host's address too, so a REQUEST naming that
+	// address is its client taking its lease, never pixie's to answer.
+	portHeld bool
+	// fallback sends a broadcast reply the UDP socket could not (macOS
+	// with IP_BOUND_IF on a link without a route: EHOSTUNREACH); nil
+	// when no link-layer socket could be had.
+	fallback     linkSocket
+	fallbackUsed atomic.Bool
+	// openLink opens a link-layer socket on the interface: a fake in
+	// tests, linklayer.Open when nil.
+	openLink func(iface string, ports ...uint16) (linkSocket, error)
 }
 
 // New checks cfg and returns a server ready to Serve.
@@ -168,38 +190,6 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	return s, nil
 }
 
-// Listen opens the DHCP and PXE sockets, so that a caller learns of a
-// port held by another server before it commits to serving. Serve calls
-// it when the caller has not.
-//
-// The sockets are opened on the calling goroutine: a caller that locked
-// its OS thread into a network namespace gets sockets in that namespace.
-func (s *Server) Listen() error {
-	if s.dhcpConn != nil {
-		return nil
-	}
-	dhcpConn, err := s.listen(s.cfg.DHCPPort)
-	if err != nil {
-		return err
-	}
-	pxeConn, err := s.listen(s.cfg.PXEPort)
-	if err != nil {
-		dhcpConn.Close()
-		return err
-	}
-	s.dhcpConn, s.pxeConn = dhcpConn, pxeConn
-	return nil
-}
-
-// Close closes the sockets of a server that was listened on but will not
-// serve. Serve closes them itself when it returns.
-func (s *Server) Close() {
-	if s.dhcpConn != nil {
-		s.dhcpConn.Close()
-		s.pxeConn.Close()
-	}
-}
-
 // Serve answers on the DHCP and PXE ports until ctx is cancelled, then
 // closes both sockets and returns nil. It returns an error if a socket
 // cannot be opened or fails for good. A Server serves once.
@@ -207,37 +197,33 @@ func (s *Server) Serve(ctx context.Context) error {
 	if err := s.Listen(); err != nil {
 		return err
 	}
-	dhcpConn, pxeConn := s.dhcpConn, s.pxeConn
+	dhcpSock, pxeSock := s.dhcpSock, s.pxeSock
 	s.log.Info("proxyDHCP serving", "interface", s.cfg.Interface, "server_ip", s.cfg.ServerIP,
-		"dhcp_port", s.cfg.DHCPPort, "pxe_port", s.cfg.PXEPort)
+		"dhcp_port", s.cfg.DHCPPort, "pxe_port", s.cfg.PXEPort, "link_layer", s.linkNote)
+	if s.linkNote != "" && s.events != nil {
+		s.events.Record(ctx, events.Event{Stage: events.StageServer, Detail: s.linkNote})
+	}
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		// Closing the sockets is what ends the blocked reads.
 		<-gctx.Done()
-		dhcpConn.Close()
-		pxeConn.Close()
+		s.Close()
 		return nil
 	})
 	// One reader per socket: Go serializes reads on a socket, so a second
 	// reader only waits its turn, and each turn handed over costs a thread
 	// wake-up (measured: more CPU per answer, not more answers).
-	g.Go(func() error { return s.readLoop(gctx, dhcpConn, ServiceDHCP) })
-	g.Go(func() error { return s.readLoop(gctx, pxeConn, ServicePXE) })
-	g.Go(func() error { s.watchDrops(gctx, dropCheckInterval, dhcpConn, pxeConn); return nil })
-	return g.Wait()
-}
-
-func (s *Server) listen(port int) (*net.UDPConn, error) {
-	addr := &net.UDPAddr{IP: net.IP(s.cfg.ListenAddr.AsSlice()), Port: port}
-	conn, err := server4.NewIPv4UDPConn(s.cfg.Interface, addr)
-	if err != nil {
-		return nil, fmt.Errorf("dhcp: listen on %s (interface %q): %w", addr, s.cfg.Interface, err)
+	g.Go(func() error { return s.readLoop(gctx, dhcpSock, ServiceDHCP) })
+	g.Go(func() error { return s.readLoop(gctx, pxeSock, ServicePXE) })
+	var udp []*net.UDPConn
+	for _, k := range []socket{dhcpSock, pxeSock} {
+		if k.udp != nil {
+			udp = append(udp, k.udp)
+		}
 	}
-	// A room full of machines powering on at once sends its DISCOVERs in
-	// the same second; the default buffer (~200 KB) overflows first.
-	growReadBuffer(conn, 4<<20)
-	return conn, nil
+	g.Go(func() error { s.watchDrops(gctx, dropCheckInterval, udp...); return nil })
+	return g.Wait()
 }
 
 // readLoop reads a batch of datagrams, decides each one's answer, sends
@@ -245,10 +231,15 @@ func (s *Server) listen(port int) (*net.UDPConn, error) {
 // per socket keeps up with any LAN: the work per packet is a parse, a
 // decision and a share of one send, and the loop bounds the work a flood
 // can cause.
-func (s *Server) readLoop(ctx context.Context, conn *net.UDPConn, svc Service) error {
-	bc, err := newBatchConn(conn)
-	if err != nil {
-		return fmt.Errorf("dhcp: %s socket: %w", svc, err)
+func (s *Server) readLoop(ctx context.Context, sock socket, svc Service) error {
+	var bc batchConn
+	if sock.link != nil {
+		bc = newLinkConn(sock.link, netip.AddrPortFrom(s.cfg.ServerIP, uint16(s.svcPort(svc))))
+	} else {
+		var err error
+		if bc, err = newBatchConn(sock.udp, s.ifindex); err != nil {
+			return fmt.Errorf("dhcp: %s socket: %w", svc, err)
+		}
 	}
 	pkts := newDatagrams(readBatch)
 	answers := make([]pendingReply, 0, readBatch)
@@ -277,9 +268,20 @@ func (s *Server) readLoop(ctx context.Context, conn *net.UDPConn, svc Service) e
 		}
 		answers, out = answers[:0], out[:0]
 		for _, p := range pkts[:n] {
+			if p.drop != "" {
+				s.counters.Inc("dhcp.received")
+				s.counters.Inc(p.drop)
+				if p.hw != nil && s.log.Enabled(ctx, slog.LevelDebug) {
+					s.log.Debug("dropping packet", "mac", hwaddr.String(p.hw), "service", svc.String(), "counter", p.drop)
+				}
+				continue
+			}
 			if p.truncated {
 				s.counters.Inc("dhcp.received")
 				s.counters.Inc("dhcp.dropped.too-large")
+				continue
+			}
+			if svc == ServiceDHCP && s.portHeld && s.forPortHolder(ctx, p.buf[:p.n]) {
 				continue
 			}
 			slot := len(answers)
@@ -289,7 +291,7 @@ func (s *Server) readLoop(ctx context.Context, conn *net.UDPConn, svc Service) e
 				// timeline never shows the client's next step first.
 				s.answering(ctx, a)
 				answers = append(answers, a)
-				out = append(out, outgoing{data: a.data, dst: a.dst})
+				out = append(out, outgoing{data: a.data, dst: a.dst, hw: p.hw})
 			}
 		}
 		s.sendAll(ctx, bc, answers, out)
@@ -298,7 +300,8 @@ func (s *Server) readLoop(ctx context.Context, conn *net.UDPConn, svc Service) e
 
 // sendAll sends a batch's answers (out[i] is answers[i] on the wire). A
 // datagram the system refuses is skipped, counted and logged, and the rest
-// still go.
+// still go; a broadcast refused for want of a route goes over the link
+// layer instead (see fallBack).
 func (s *Server) sendAll(ctx context.Context, bc batchConn, answers []pendingReply, out []outgoing) {
 	for done := 0; done < len(out); {
 		sent, err := bc.write(out[done:])
@@ -307,8 +310,12 @@ func (s *Server) sendAll(ctx context.Context, bc batchConn, answers []pendingRep
 		}
 		done += sent
 		if done < len(out) {
-			s.counters.Inc("dhcp.send-failed")
-			answers[done].log.at(ctx, slog.LevelWarn, "sending the answer failed", "to", answers[done].dst.String(), "err", err)
+			if s.fallBack(ctx, answers[done], out[done], err) {
+				s.counters.Inc(sentCounter(answers[done].log.svc, answers[done].d.Reply))
+			} else {
+				s.counters.Inc("dhcp.send-failed")
+				answers[done].log.at(ctx, slog.LevelWarn, "sending the answer failed", "to", answers[done].dst.String(), "err", err)
+			}
 			done++
 		}
 	}

@@ -85,6 +85,8 @@ type Settings struct {
 	// (0: the stored setting, else the daemon's default).
 	EventsMax    int64
 	EventsMaxAge time.Duration
+	// DHCPLinkLayer mirrors --dhcp-link-layer.
+	DHCPLinkLayer bool
 }
 
 // Spec turns the settings into the service's command line for the
@@ -166,6 +168,9 @@ func (s Settings) Spec(goos, executable string) (Spec, error) {
 	}
 	if s.NoIgnitionTokens {
 		spec.Args = append(spec.Args, "--no-ignition-tokens")
+	}
+	if s.DHCPLinkLayer {
+		spec.Args = append(spec.Args, "--dhcp-link-layer")
 	}
 	if s.IgnitionTokenTTL < 0 {
 		return Spec{}, fmt.Errorf("--ignition-token-ttl %s: give a positive duration", s.IgnitionTokenTTL)

@@ -44,6 +44,8 @@ func TestSettingsSpec(t *testing.T) {
 			s:       Settings{NoIgnitionTokens: true, IgnitionTokenTTL: 2 * time.Hour, EventsMax: 5000, EventsMaxAge: 7 * 24 * time.Hour},
 			args:    []string{"serve", "--no-ignition-tokens", "--ignition-token-ttl", "2h0m0s", "--events-max", "5000", "--events-max-age", "7d"},
 			dataDir: "/var/lib/pixie", socket: "/run/pixie/pixie.sock", group: "pixie"},
+		{name: "link layer", goos: "linux", s: Settings{DHCPLinkLayer: true},
+			args: []string{"serve", "--dhcp-link-layer"}, dataDir: "/var/lib/pixie", socket: "/run/pixie/pixie.sock", group: "pixie"},
 		{name: "event age not whole days", goos: "linux", s: Settings{EventsMaxAge: 36 * time.Hour},
 			args: []string{"serve", "--events-max-age", "36h0m0s"}, dataDir: "/var/lib/pixie", socket: "/run/pixie/pixie.sock", group: "pixie"},
 		{name: "negative event limit", goos: "linux", s: Settings{EventsMax: -1}, wantErr: "must not be negative"},

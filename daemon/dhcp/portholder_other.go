@@ -1,0 +1,5 @@
+//go:build !linux && !darwin
+
+package dhcp
+
+func udpPortHolders(int) []holder { return nil }
