@@ -166,8 +166,8 @@ func checkPXEExchange(t *testing.T, lan *testLAN, counters *events.Counters, wit
 	wantOffer := &wire{
 		Op: dhcpv4.OpcodeBootReply, XID: xid, Broadcast: true,
 		CIAddr: "0.0.0.0", YIAddr: "0.0.0.0", SIAddr: "10.77.0.2", GIAddr: "0.0.0.0",
-		CHAddr: testMAC.String(), SName: "10.77.0.2", File: FileEFIx64,
-		Options: map[uint8]string{53: "\x02", 54: lanSID, 60: ClassPXE, 43: optVendor43, 97: guid, 67: FileEFIx64},
+		CHAddr: testMAC.String(), SName: "10.77.0.2", File: FileSNPOnly,
+		Options: map[uint8]string{53: "\x02", 54: lanSID, 60: ClassPXE, 43: optVendor43, 97: guid, 67: FileSNPOnly},
 	}
 	if diff := cmp.Diff(wantOffer, onWire(t, offer)); diff != "" {
 		t.Errorf("proxy OFFER (-want +got):\n%s", diff)
@@ -212,7 +212,7 @@ func checkPXEExchange(t *testing.T, lan *testLAN, counters *events.Counters, wit
 		}
 	} else {
 		acks := collect(t, client, broadcast, req67.ToBytes(), xid, func(rs []*dhcpv4.DHCPv4) bool { return pixieAck(rs) != nil })
-		if a := pixieAck(acks); a == nil || a.IsBroadcast() || a.BootFileName != FileEFIx64 {
+		if a := pixieAck(acks); a == nil || a.IsBroadcast() || a.BootFileName != FileSNPOnly {
 			t.Fatalf("unicast ACK on 67: got %v", acks)
 		}
 	}
@@ -220,7 +220,7 @@ func checkPXEExchange(t *testing.T, lan *testLAN, counters *events.Counters, wit
 	xid = dhcpv4.TransactionID{0x21, 0x01, 0, 3}
 	pxeRequest := request(dhcpv4.MessageTypeRequest, append([]packet{func(d *dhcpv4.DHCPv4) { d.TransactionID = xid }, ciaddr("10.77.0.50")}, pxeOpts...)...)
 	ack, from := exchange(t, client, &net.UDPAddr{IP: net.IPv4(10, 77, 0, 2), Port: DefaultPXEPort}, pxeRequest.ToBytes(), xid)
-	if from.String() != "10.77.0.2:4011" || ack.MessageType() != dhcpv4.MessageTypeAck || ack.BootFileName != FileEFIx64 {
+	if from.String() != "10.77.0.2:4011" || ack.MessageType() != dhcpv4.MessageTypeAck || ack.BootFileName != FileSNPOnly {
 		t.Errorf("4011: %s from %s, file %q", ack.MessageType(), from, ack.BootFileName)
 	}
 
