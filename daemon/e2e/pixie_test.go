@@ -117,8 +117,6 @@ type pixieOptions struct {
 	// before pixie starts (name -> contents): it wins over the OS's iPXE
 	// files.
 	FirmwareBytes map[string][]byte
-	// Args are appended to `pixie serve`'s command line.
-	Args []string
 }
 
 // startPixieLAN builds the LAN, starts the router's DHCP server and pixie
@@ -192,7 +190,6 @@ func startPixieLAN(t *testing.T, opts pixieOptions) *pixieLAN {
 		args = slices.Delete(args, 3, 5)
 	}
 	args = append(args, opts.ServeArgs...)
-	args = append(args, opts.Args...)
 	if p.Daemon, err = lan.Start(lan.ServerNS, bin, args...); err != nil {
 		t.Fatal(err)
 	}

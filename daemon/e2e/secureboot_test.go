@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -16,6 +17,7 @@ const (
 	macSecureGRUB = "52:54:00:5b:00:01"
 	macSecureIPXE = "52:54:00:5b:00:02"
 	macSecureLost = "52:54:00:5b:00:03"
+	macSecureAuto = "52:54:00:5b:00:04"
 )
 
 // TestSecureBootShimGRUB boots OVMF with Secure Boot enforced (Microsoft's
@@ -39,9 +41,11 @@ func TestSecureBootShimGRUB(t *testing.T) {
 		p := startPixieLAN(t, pixieOptions{
 			WithOS:     true,
 			RouterConf: []string{testnet.NextServer(testnet.ServerIP)},
-			ServeArgs:  []string{"--efi-file", "shimx64.efi"},
 			Firmware:   map[string]string{"shimx64.efi": shim, "grubx64.efi": grub},
 		})
+		// A MAC pixie has never seen, pinned to GRUB before it boots:
+		// its first offer is shim, no ladder step.
+		p.MustCLI(t, "machines", "set", macSecureGRUB, "--loader", "grub")
 		var fw []string
 		for _, a := range p.Status(t).Firmware {
 			if a.Arch == "efi-x64" {
@@ -150,8 +154,12 @@ func TestSecureBootShimGRUB(t *testing.T) {
 		}
 	})
 
+	t.Run("auto-ladder", func(t *testing.T) { autoLadderUnderSecureBoot(t, shim, grub) })
+
+	// ipxe.efi pinned as the server's loader: the ladder's default,
+	// snponly.efi, is refused the same way (the ladder test follows it).
 	t.Run("ipxe-refused", func(t *testing.T) {
-		p := startPixieLAN(t, pixieOptions{WithOS: true})
+		p := startPixieLAN(t, pixieOptions{WithOS: true, ServeArgs: []string{"--loader", "ipxe"}})
 		ctx := context.Background()
 		tap, err := p.LAN.AddTap("tapsb")
 		if err != nil {
@@ -177,6 +185,90 @@ func TestSecureBootShimGRUB(t *testing.T) {
 			t.Errorf("iPXE ran under Secure Boot: %+v", es)
 		}
 	})
+}
+
+// autoLadderUnderSecureBoot boots a fresh MAC on the default loader (auto)
+// under Secure Boot: the firmware refuses snponly.efi, pixie sees it
+// network-boot again and steps to ipxe.efi, the firmware refuses that too,
+// pixie steps to shim, and the signed chain boots. Where OVMF runs out of
+// boot options in between, the VM is started again, as a person
+// power-cycles a machine stuck at "Access Denied".
+func autoLadderUnderSecureBoot(t *testing.T, shim, grub string) {
+	p := startPixieLAN(t, pixieOptions{
+		WithOS:     true,
+		RouterConf: []string{testnet.NextServer(testnet.ServerIP)},
+		Firmware:   map[string]string{"shimx64.efi": shim, "grubx64.efi": grub},
+	})
+	p.appendArgs(t, defaultProfile, "panic=5")
+	tap, err := p.LAN.AddTap("tapauto")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res *testnet.VMResult
+	start := time.Now()
+	var runs []string
+	for run := 1; run <= 3; run++ {
+		res, err = p.LAN.RunVM(context.Background(), testnet.VMOptions{
+			Firmware: testnet.UEFISecureBoot, MAC: macSecureAuto, Tap: tap, Timeout: 240 * time.Second,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.mu.Lock()
+		p.lastVM = res
+		p.mu.Unlock()
+		runs = append(runs, fmt.Sprintf("power-on %d: %s", run, res))
+		if res.Matched == testnet.MarkerIgnitionSHA256 || res.Matched == testnet.MarkerFetchFailed || res.Matched == "Kernel panic" {
+			break
+		}
+	}
+	wall := time.Since(start)
+	t.Logf("auto ladder under Secure Boot, %d power-on(s), wall %s:\n  %s", len(runs), wall.Round(100*time.Millisecond), strings.Join(runs, "\n  "))
+	got := bootedSHA(t, res)
+	if !strings.Contains(res.Log, testnet.MarkerSecureBoot) {
+		t.Errorf("the kernel did not say %q: Secure Boot was not on\n%s", testnet.MarkerSecureBoot, tail(cleanConsole(res.Log), 3000))
+	}
+	es := p.Timeline(t, macSecureAuto)
+	t.Logf("pixie timeline %s:\n%s", macSecureAuto, formatEvents(es))
+	at := 0
+	next := func(what string, match func(api.Event) bool) {
+		t.Helper()
+		for ; at < len(es); at++ {
+			if match(es[at]) {
+				at++
+				return
+			}
+		}
+		t.Errorf("timeline of %s: no %s (in order)", macSecureAuto, what)
+	}
+	const refused = "firmware did not run "
+	next("offer of snponly.efi", func(e api.Event) bool { return e.Stage == "dhcp" && strings.Contains(e.Detail, "snponly.efi") })
+	next("TFTP of snponly.efi", func(e api.Event) bool { return e.Stage == "tftp" && strings.HasPrefix(e.Detail, "snponly.efi ") })
+	next("step to ipxe.efi", func(e api.Event) bool {
+		return e.Stage == "dhcp" && strings.HasPrefix(e.Detail, refused+"snponly.efi") && strings.HasSuffix(e.Detail, "stepping to ipxe.efi")
+	})
+	next("step to shim", func(e api.Event) bool {
+		return e.Stage == "dhcp" && strings.HasPrefix(e.Detail, refused+"ipxe.efi") && strings.Contains(e.Detail, "Secure Boot is probably on; offering shim")
+	})
+	next("TFTP of shimx64.efi", func(e api.Event) bool { return e.Stage == "tftp" && strings.HasPrefix(e.Detail, "shimx64.efi ") })
+	next("TFTP of grubx64.efi", func(e api.Event) bool { return e.Stage == "tftp" && strings.HasPrefix(e.Detail, "grubx64.efi ") })
+	for _, stage := range []string{"script", "kernel", "initrd", "ignition"} {
+		next(stage, func(e api.Event) bool { return e.Stage == stage })
+	}
+	if _, ok := firstStage(es, "error"); ok {
+		t.Errorf("timeline of %s has error events:\n%s", macSecureAuto, formatEvents(errorEvents(es, 0)))
+	}
+	if want := p.Ignition(t, res); got != "" && got != sha256Hex(want) {
+		t.Errorf("the machine fetched a config with sha256 %s; pixie serves %s for %s", got, sha256Hex(want), macSecureAuto)
+	}
+	var m api.Machine
+	p.CLIJSON(t, &m, "machines", "show", macSecureAuto)
+	if m.LoaderStep != "grub" || !strings.Contains(m.LoaderReason, "Secure Boot is probably on") {
+		t.Errorf("machines show %s: loader %q step %q reason %q; want auto stepped to grub because of Secure Boot", macSecureAuto, m.Loader, m.LoaderStep, m.LoaderReason)
+	}
+	if b, ok := p.BootOf(t, macSecureAuto); !ok || b.LoaderStep != "grub" {
+		t.Errorf("pixie boots: the row of %s does not show its loader (grub): %+v", macSecureAuto, b)
+	}
 }
 
 func firstStage(es []api.Event, stage string) (api.Event, bool) {
