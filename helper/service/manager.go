@@ -193,6 +193,11 @@ func (m *Manager) Install(spec Spec, force bool) (InstallResult, error) {
 	if err := m.makeDirs(spec); err != nil {
 		return res, err
 	}
+	if m.GOOS == "darwin" {
+		if err := m.writeNewsyslog(); err != nil {
+			return res, err
+		}
+	}
 	if res.Replaced {
 		_ = ctl.Stop() // it may not be running
 		if err := ctl.Uninstall(); err != nil {
@@ -258,6 +263,18 @@ func (m *Manager) makeDirs(spec Spec) error {
 	return nil
 }
 
+// writeNewsyslog installs pixie's log rotation rule for macOS's newsyslog.
+func (m *Manager) writeNewsyslog() error {
+	p := m.path(NewsyslogConfPath)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return fmt.Errorf("create %s for pixie's log rotation rule: %v", path.Dir(NewsyslogConfPath), errors.Unwrap(err))
+	}
+	if err := os.WriteFile(p, []byte(NewsyslogConf()), 0o644); err != nil {
+		return fmt.Errorf("write pixie's log rotation rule %s: %v", NewsyslogConfPath, errors.Unwrap(err))
+	}
+	return nil
+}
+
 // UninstallResult says what Uninstall did.
 type UninstallResult struct {
 	Path         string // the service file (under Root)
@@ -284,6 +301,13 @@ func (m *Manager) Uninstall(purge bool) (UninstallResult, error) {
 		_ = ctl.Stop() // it may not be running
 		if err := ctl.Uninstall(); err != nil {
 			return res, fmt.Errorf("remove the %s service: %w", spec.Kind(), err)
+		}
+	}
+	if m.GOOS == "darwin" {
+		// The rotation rule goes with the service; the logs stay (purge
+		// removes them).
+		if err := os.Remove(m.path(NewsyslogConfPath)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return res, fmt.Errorf("remove %s (pixie's log rotation rule): %v; delete it by hand", NewsyslogConfPath, errors.Unwrap(err))
 		}
 	}
 	if !purge {
