@@ -57,6 +57,11 @@ func Build(st State) Menu {
 	line, tip := StatusLine(st)
 	up := st.Err == nil
 	m := Menu{On: up && st.Status.Serving && !st.Status.Paused, Tooltip: "pixie: " + line}
+	if ll := st.Status.LinkLayerShort(); m.On && ll != "" {
+		// Worth seeing without opening the menu: another DHCP server
+		// on this Mac holds port 67 (Internet Sharing, a VM app).
+		m.Tooltip += " — " + ll
+	}
 
 	items := []Item{{Title: line, Tooltip: tip}, toggle(st), {Separator: true}, {Title: TitleRecent}}
 	var boots []api.BootSummary
@@ -153,9 +158,9 @@ func StatusLine(st State) (line, tooltip string) {
 	case !s.Serving:
 		return "Not serving", "The pixie service runs but its boot servers are down: see Show logs"
 	case where == "":
-		return "Serving", s.BootURL
+		return "Serving", join(" · ", s.BootURL, s.LinkLayerShort())
 	}
-	return "Serving on " + where, join(" · ", s.BootURL, versionTip(s.Version))
+	return "Serving on " + where, join(" · ", s.BootURL, s.LinkLayerShort(), versionTip(s.Version))
 }
 
 func versionTip(v string) string {

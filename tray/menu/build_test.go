@@ -253,6 +253,8 @@ func TestStatusLine(t *testing.T) {
 	}{
 		{"serving", State{Status: serving()}, "Serving on en5 · 10.2.0.200", "http://10.2.0.200:8080/boot.ipxe · pixie v1"},
 		{"serving, address only", State{Status: api.Status{Serving: true, Address: "10.2.0.200"}}, "Serving on 10.2.0.200", ""},
+		{"serving beside launchd's bootpd", State{Status: linkLayer(serving())}, "Serving on en5 · 10.2.0.200",
+			"http://10.2.0.200:8080/boot.ipxe · proxyDHCP over the link layer (port 67 is held by PID 1 (launchd)) · pixie v1"},
 		{"serving, nothing known", State{Status: api.Status{Serving: true}}, "Serving", ""},
 		{"paused", State{Status: api.Status{Serving: true, Paused: true, Interface: "en5", Address: "10.2.0.200"}}, "Paused", "Network boot is paused (en5 · 10.2.0.200)"},
 		{"not running", State{Err: notRunning()}, "Service not running", notRunning().Error()},
@@ -266,6 +268,34 @@ func TestStatusLine(t *testing.T) {
 		if line != tt.line || tip != tt.tip {
 			t.Errorf("%s: StatusLine = %q, %q; want %q, %q", tt.name, line, tip, tt.line, tt.tip)
 		}
+	}
+}
+
+// linkLayer is st with port 67 held by launchd (Internet Sharing), pixie
+// answering over BPF.
+func linkLayer(st api.Status) api.Status {
+	st.DHCPLinkLayer = "proxyDHCP over the link layer: port 67 is held by PID 1 (launchd), for bootpd: Internet Sharing or a VM app's shared network"
+	return st
+}
+
+// The menu-bar icon's tooltip says when proxyDHCP runs over the link
+// layer and why; the menu keeps its shape (no item comes or goes).
+func TestTooltipLinkLayer(t *testing.T) {
+	plain := Build(State{Status: serving(), Profiles: profiles(), Now: now})
+	ll := Build(State{Status: linkLayer(serving()), Profiles: profiles(), Now: now})
+	if want := "pixie: Serving on en5 · 10.2.0.200 — proxyDHCP over the link layer (port 67 is held by PID 1 (launchd))"; ll.Tooltip != want {
+		t.Errorf("tooltip %q, want %q", ll.Tooltip, want)
+	}
+	if strings.Contains(plain.Tooltip, "link layer") {
+		t.Errorf("tooltip over UDP sockets: %q", plain.Tooltip)
+	}
+	if !SameShape(plain.Items, ll.Items) {
+		t.Error("the link-layer note changed the menu's shape")
+	}
+	pausedLL := linkLayer(serving())
+	pausedLL.Paused = true
+	if m := Build(State{Status: pausedLL, Profiles: profiles(), Now: now}); strings.Contains(m.Tooltip, "link layer") {
+		t.Errorf("paused tooltip %q mentions the link layer", m.Tooltip)
 	}
 }
 
