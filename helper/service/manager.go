@@ -201,15 +201,15 @@ func (m *Manager) Install(spec Spec, force bool) (InstallResult, error) {
 	if res.Replaced {
 		_ = ctl.Stop() // it may not be running
 		if err := ctl.Uninstall(); err != nil {
-			return res, fmt.Errorf("remove the installed service before replacing it: %w", err)
+			return res, managerFailed(m.GOOS, "remove the installed service before replacing it", err)
 		}
 	}
 	if err := ctl.Install(); err != nil {
-		return res, fmt.Errorf("install the %s service: %w", spec.Kind(), err)
+		return res, managerFailed(m.GOOS, "install the "+spec.Kind()+" service", err)
 	}
 	if m.live() {
 		if err := ctl.Start(); err != nil {
-			return res, fmt.Errorf("the service is installed but did not start: %w", err)
+			return res, managerFailed(m.GOOS, "the service is installed but did not start", err)
 		}
 		res.Started = true
 	}
@@ -300,7 +300,7 @@ func (m *Manager) Uninstall(purge bool) (UninstallResult, error) {
 		}
 		_ = ctl.Stop() // it may not be running
 		if err := ctl.Uninstall(); err != nil {
-			return res, fmt.Errorf("remove the %s service: %w", spec.Kind(), err)
+			return res, managerFailed(m.GOOS, "remove the "+spec.Kind()+" service", err)
 		}
 	}
 	if m.GOOS == "darwin" {
@@ -398,7 +398,7 @@ func (m *Manager) control(verb string, do func(Controller) error) error {
 		return err
 	}
 	if err := do(ctl); err != nil {
-		return fmt.Errorf("%s the pixie service: %w", verb, err)
+		return managerFailed(m.GOOS, verb+" the pixie service", err)
 	}
 	return nil
 }
