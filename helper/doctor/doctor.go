@@ -91,6 +91,9 @@ type Facts struct {
 	Candidates    []netif.Candidate
 	// Firewall is macOS's Application Firewall, nil elsewhere.
 	Firewall *AppFirewall
+	// LogRotation is macOS's newsyslog rule for pixie's log, nil
+	// elsewhere.
+	LogRotation *LogRotation
 	Firmware []api.Firmware
 	// Profiles and machines, and for each profile the asset files it names
 	// that are missing from the data directory.
@@ -112,6 +115,7 @@ func Evaluate(f Facts) Report {
 	checks = append(checks, checkPorts(f)...)
 	checks = append(checks, checkRivals(f)...)
 	checks = append(checks, checkFirewall(f.Firewall)...)
+	checks = append(checks, checkLogRotation(f))
 	checks = append(checks, checkInterface(f))
 	checks = append(checks, checkFirmware(f.Firmware, f.GOOS)...)
 	checks = append(checks, checkProfiles(f)...)
