@@ -94,7 +94,7 @@ type Facts struct {
 	// LogRotation is macOS's newsyslog rule for pixie's log, nil
 	// elsewhere.
 	LogRotation *LogRotation
-	Firmware []api.Firmware
+	Firmware    []api.Firmware
 	// Profiles and machines, and for each profile the asset files it names
 	// that are missing from the data directory.
 	Profiles       []api.Profile
