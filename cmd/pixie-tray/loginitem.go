@@ -69,6 +69,26 @@ func loginItem(env loginItemEnv, arg string, out io.Writer) int {
 	return 0
 }
 
+// menuLoginItem is the login item behind the menu's "Start at login"
+// toggle, or ok false where there is none (root, no home, no path).
+func menuLoginItem(env loginItemEnv) (it loginitem.Item, ok bool) {
+	if env.euid == 0 || (env.goos != "darwin" && env.goos != "linux") {
+		return it, false
+	}
+	home, err := env.home()
+	if err != nil || home == "" {
+		return it, false
+	}
+	exe, err := env.exe()
+	if err != nil {
+		return it, false
+	}
+	if resolved, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = resolved
+	}
+	return loginitem.Item{GOOS: env.goos, Home: home, Exe: exe}, true
+}
+
 // processEnv is the running process's loginItemEnv.
 func processEnv(goos string) loginItemEnv {
 	return loginItemEnv{goos: goos, home: os.UserHomeDir, exe: os.Executable, euid: os.Geteuid()}

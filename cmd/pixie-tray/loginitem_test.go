@@ -70,3 +70,23 @@ func TestLoginItemFlag(t *testing.T) {
 		}
 	}
 }
+
+func TestMenuLoginItem(t *testing.T) {
+	home := t.TempDir()
+	env := loginItemEnv{goos: "linux", euid: 1000,
+		home: func() (string, error) { return home, nil },
+		exe:  func() (string, error) { return "/usr/local/bin/pixie-tray", nil }}
+	it, ok := menuLoginItem(env)
+	if !ok || it.Path() != filepath.Join(home, ".config/autostart/pixie-tray.desktop") || it.Exe != "/usr/local/bin/pixie-tray" {
+		t.Errorf("menuLoginItem = %+v, %v", it, ok)
+	}
+	for _, e := range []loginItemEnv{
+		func() loginItemEnv { e := env; e.euid = 0; return e }(),
+		func() loginItemEnv { e := env; e.goos = "windows"; return e }(),
+		func() loginItemEnv { e := env; e.home = func() (string, error) { return "", nil }; return e }(),
+	} {
+		if _, ok := menuLoginItem(e); ok {
+			t.Errorf("a toggle for %+v", e)
+		}
+	}
+}

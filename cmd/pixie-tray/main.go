@@ -87,14 +87,25 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	desk := desktop.New(*pixie)
-	ctrl := tray.New(tray.Config{
+	cfg := tray.Config{
 		Client:           api.NewClient(*socket),
 		Desktop:          desk,
 		Quit:             cancel,
 		ServiceInstalled: desk.ServiceInstalled,
 		DataDir:          desktop.DataDir(runtime.GOOS),
 		Log:              log,
-	})
+	}
+	if li, ok := menuLoginItem(processEnv(runtime.GOOS)); ok {
+		cfg.LoginItem = func() (bool, bool) {
+			st, err := li.Read()
+			return st.On, err == nil
+		}
+		cfg.SetLoginItem = func(on bool) error {
+			_, err := li.Set(on)
+			return err
+		}
+	}
+	ctrl := tray.New(cfg)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {

@@ -299,6 +299,43 @@ func TestTooltipLinkLayer(t *testing.T) {
 	}
 }
 
+// The "Start at login" toggle is hidden where there is no login item, and
+// otherwise checked while it is on, its action the change a click makes.
+func TestLoginItemToggle(t *testing.T) {
+	find := func(m Menu) Item {
+		for _, it := range m.Items {
+			if it.Title == TitleLoginItem {
+				return it
+			}
+		}
+		t.Fatalf("no %q item", TitleLoginItem)
+		return Item{}
+	}
+	base := State{Status: serving(), Profiles: profiles(), Now: now}
+	none := Build(base)
+	if it := find(none); !it.Hidden {
+		t.Errorf("toggle shown without a login item: %+v", it)
+	}
+	off, on := base, base
+	off.LoginItem = LoginItemState{Known: true}
+	on.LoginItem = LoginItemState{Known: true, On: true}
+	mOff, mOn := Build(off), Build(on)
+	if it := find(mOff); it.Hidden || it.Checked || !it.Checkable || it.Action.Kind != LoginItemOn {
+		t.Errorf("off: %+v", it)
+	}
+	if it := find(mOn); it.Hidden || !it.Checked || it.Action.Kind != LoginItemOff {
+		t.Errorf("on: %+v", it)
+	}
+	if !SameShape(none.Items, mOff.Items) || !SameShape(mOff.Items, mOn.Items) {
+		t.Error("the toggle changed the menu's shape")
+	}
+	// It works while the daemon is down too: it is about this app.
+	down := Build(State{Err: notRunning(), LoginItem: LoginItemState{Known: true}, Now: now})
+	if it := find(down); it.Hidden || !it.Enabled {
+		t.Errorf("daemon down: %+v", it)
+	}
+}
+
 func TestBootLabel(t *testing.T) {
 	tests := []struct {
 		b    api.BootSummary
