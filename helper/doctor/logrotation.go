@@ -40,7 +40,7 @@ func checkLogRotation(f Facts) Check {
 		return Check{}
 	}
 	c := Check{Name: "log rotation"}
-	reinstall := "sudo pixie install service --force (with the flags the service has now, see `pixie status`)"
+	reinstall := "sudo pixie install service --keep-flags (installs it again for this pixie, with the flags it has)"
 	switch {
 	case lr.Err != nil:
 		c.Status, c.Message = Warn, "could not read "+service.NewsyslogConfPath+": "+pathProblemText(lr.Err)

@@ -30,7 +30,7 @@ func TestCheckLogRotation(t *testing.T) {
 		if got.Status != c.status || !strings.Contains(got.Message, c.has) {
 			t.Errorf("%s: %+v", c.name, got)
 		}
-		if got.Status != OK && !strings.Contains(got.Fix, "sudo pixie install service --force") {
+		if got.Status != OK && !strings.Contains(got.Fix, "sudo pixie install service --keep-flags") {
 			t.Errorf("%s: fix %q", c.name, got.Fix)
 		}
 	}

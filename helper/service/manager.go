@@ -479,6 +479,25 @@ func (s State) String() string {
 
 // parseArgs returns the executable and arguments of an installed unit or
 // plist.
+// InstalledArgs returns the installed service's command line, the
+// executable first: what `pixie install service --keep-flags` installs
+// again for a new pixie.
+func (m *Manager) InstalledArgs() ([]string, error) {
+	p := m.path(Spec{GOOS: m.GOOS}.FilePath())
+	content, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: install it with `sudo pixie install service`", ErrNotInstalled)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the installed service %s: %w", p, err)
+	}
+	args, err := parseArgs(m.GOOS, content)
+	if err != nil || len(args) < 2 || args[1] != "serve" {
+		return nil, fmt.Errorf("%s does not run `pixie serve` the way pixie writes it: replace it with `sudo pixie install service --force` and the flags you want", p)
+	}
+	return args, nil
+}
+
 func parseArgs(goos string, content []byte) ([]string, error) {
 	if goos == "darwin" {
 		return parseLaunchdArgs(content)
