@@ -99,7 +99,7 @@ ports. Stop it with Ctrl-C.`,
 			err = daemon.Run(ctx, cfg, log)
 			if err != nil && out.file != nil {
 				// Whoever reads the log file would not see stderr.
-				log.Error("pixie stopped", "err", err)
+				log.Error("pixie exits with an error", "err", err)
 			}
 			return err
 		},

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"syscall"
 
 	"github.com/pixie-boot/pixie/helper/logfile"
@@ -17,6 +18,7 @@ type serveLog struct {
 	banner io.Writer // the few lines saying what is served
 	file   *logfile.File
 	pidRm  func()
+	hup    chan os.Signal // SIGHUP, taken from the moment the log is open
 }
 
 // openServeLog opens --log-file and writes --pid-file (either may be
@@ -31,6 +33,10 @@ func openServeLog(logPath, pidPath string, stdout io.Writer) (*serveLog, error) 
 			return nil, err
 		}
 		s.file, s.out, s.banner = f, f, f
+		// Before the pid file exists: a rotator that finds the pid
+		// must not kill the daemon with SIGHUP's default action.
+		s.hup = make(chan os.Signal, 1)
+		signal.Notify(s.hup, syscall.SIGHUP)
 	}
 	if pidPath != "" {
 		rm, err := logfile.WritePid(pidPath)
@@ -49,19 +55,22 @@ func (s *serveLog) follow(ctx context.Context, log *slog.Logger) {
 	if s.file == nil {
 		return
 	}
-	logfile.ReopenOn(ctx, s.file, func(err error) {
+	logfile.Follow(ctx, s.file, s.hup, func(err error) {
 		if err != nil {
 			log.Warn("could not open the log file again after SIGHUP; still writing to the old one", "err", err)
 			return
 		}
 		log.Info("log file opened again (SIGHUP, after rotation)", "path", s.file.Path())
-	}, syscall.SIGHUP)
+	})
 }
 
 // close removes the pid file and closes the log file.
 func (s *serveLog) close() {
 	if s.pidRm != nil {
 		s.pidRm()
+	}
+	if s.hup != nil {
+		signal.Stop(s.hup)
 	}
 	if s.file != nil {
 		s.file.Close()
