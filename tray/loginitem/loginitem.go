@@ -81,10 +81,12 @@ func (it Item) Content() ([]byte, error) {
 		return append(out, '\n'), nil
 	}
 	// Desktop Entry Specification: Exec takes the path quoted when it
-	// has a space; a literal % would be a field code, so it is doubled.
+	// has a space or a quote; inside the quotes " ` $ and \ take a
+	// backslash, and the string escape rule applies first, so a literal
+	// backslash is four. A literal % would be a field code: doubled.
 	exe := strings.ReplaceAll(it.Exe, "%", "%%")
 	if strings.ContainsAny(exe, " \t\"'\\$`") {
-		exe = `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "$", `\$`, "`", "\\`").Replace(exe) + `"`
+		exe = `"` + strings.NewReplacer(`\`, `\\\\`, `"`, `\\"`, "$", `\\$`, "`", "\\\\`").Replace(exe) + `"`
 	}
 	return []byte("[Desktop Entry]\nType=Application\nName=pixie\nComment=pixie's menu: network boot status and recently booted machines\n" +
 		"Exec=" + exe + "\nIcon=network-wired\nTerminal=false\nX-GNOME-Autostart-enabled=true\n"), nil

@@ -48,6 +48,8 @@ func TestAutostartEntry(t *testing.T) {
 		{"/usr/local/bin/pixie-tray", "Exec=/usr/local/bin/pixie-tray\n"},
 		{"/opt/my tools/pixie-tray", `Exec="/opt/my tools/pixie-tray"` + "\n"},
 		{"/opt/100%/pixie-tray", "Exec=/opt/100%%/pixie-tray\n"},
+		// Quoting, then the string escape rule: \" for ", \\\\ for \.
+		{`/opt/a"b\c/pixie-tray`, `Exec="/opt/a\\"b\\\\c/pixie-tray"` + "\n"},
 	}
 	for _, c := range cases {
 		it := Item{GOOS: "linux", Home: "/home/ada", Exe: c.exe}
