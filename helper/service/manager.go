@@ -89,7 +89,7 @@ func (e *ConflictError) Error() string {
 	if inst == "" {
 		inst = "(unreadable)"
 	}
-	return fmt.Sprintf("the pixie service is already installed with other settings (%s):\n  installed: %s\n  asked for: %s\nreplace it with `sudo pixie install service --force` and the flags you want", e.Path, inst, e.Wanted)
+	return fmt.Sprintf("the pixie service is already installed with other settings (%s):\n  installed: %s\n  asked for: %s\nreplace it with `sudo pixie install service --force` and the flags you want, or install it again for this pixie with its own flags: `sudo pixie install service --keep-flags`", e.Path, inst, e.Wanted)
 }
 
 func (m *Manager) live() bool { return m.Root == "" }
