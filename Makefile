@@ -62,9 +62,13 @@ bench:
 bench-quick:
 	QUICK=1 bash bench/run-all.sh
 
-# Every Go fuzz target for FUZZTIME each (plain `make test` runs only their
-# seed corpora).
-FUZZTIME ?= 30s
+# Every Go fuzz target in the module (scripts/fuzz.sh finds them by name:
+# DHCP replies, link-layer frames and BPF records, TFTP names, HTTP paths,
+# iPXE/GRUB rendering, Ignition, MACs, routing-socket replies, launchctl
+# output, .deb archives) for FUZZTIME each: 10s is a quick pass of a few
+# minutes; `make fuzz FUZZTIME=5m` digs. Plain `make test` runs only their
+# seed corpora.
+FUZZTIME ?= 10s
 fuzz:
 	sh scripts/fuzz.sh $(FUZZTIME)
 
@@ -78,7 +82,8 @@ clean:
 #                    runtime) when PIXIE_SIGN_IDENTITY names a "Developer ID
 #                    Application" identity.
 #   make macos-pkg   bin/Pixie-$(VERSION).pkg: installs Pixie.app in
-#                    /Applications, links /usr/local/bin/pixie, and runs
+#                    /Applications and the log rotation rule in
+#                    /etc/newsyslog.d, links /usr/local/bin/pixie, and runs
 #                    `pixie install service` (packaging/macos/scripts/
 #                    postinstall); signed when PIXIE_INSTALLER_IDENTITY names a
 #                    "Developer ID Installer" identity; notarized and
@@ -101,8 +106,11 @@ macos-app: firmware
 	else echo "PIXIE_SIGN_IDENTITY not set: Pixie.app is not signed"; fi
 
 macos-pkg: macos-app
-	rm -rf bin/pkgroot && mkdir -p bin/pkgroot/Applications
+	rm -rf bin/pkgroot && mkdir -p bin/pkgroot/Applications bin/pkgroot/private/etc/newsyslog.d
 	cp -R bin/Pixie.app bin/pkgroot/Applications/
+	# newsyslog rotates /Library/Logs/Pixie/pixie.log (/etc is a link to
+	# /private/etc: a payload's etc/ would try to replace the link).
+	cp packaging/launchd/pixie.newsyslog.conf bin/pkgroot/private/etc/newsyslog.d/pixie.conf
 	pkgbuild --analyze --root bin/pkgroot bin/pixie-components.plist
 	plutil -replace 0.BundleIsRelocatable -bool NO bin/pixie-components.plist
 	pkgbuild --root bin/pkgroot --component-plist bin/pixie-components.plist \

@@ -28,6 +28,7 @@ import (
 	"github.com/pixie-boot/pixie/daemon/neighbors"
 	"github.com/pixie-boot/pixie/daemon/netif"
 	"github.com/pixie-boot/pixie/daemon/store"
+	"github.com/pixie-boot/pixie/daemon/udpstat"
 )
 
 // Config is everything `pixie serve` can be told. Zero values mean "work it
@@ -320,6 +321,15 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return nil
 	})
 	g.Go(func() error { return binder.follow(gctx, initial, first, problem, changes, netState) })
+	g.Go(func() error {
+		// macOS only (elsewhere it returns at once): the host's UDP drops
+		// on full buffers, since xnu has no per-socket count.
+		udpstat.Watch(gctx, 10*time.Second, udpstat.FullSocketDrops, func(n uint64) {
+			counters.Add("kernel.udp.dropped.full-socket", n)
+			log.Info("the kernel dropped UDP datagrams on full socket buffers (host-wide: pixie's in a boot storm, or another program's)", "dropped", n)
+		})
+		return nil
+	})
 	err = g.Wait()
 	log.Info("pixie stopped")
 	if ctx.Err() != nil {

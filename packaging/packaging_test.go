@@ -14,6 +14,8 @@ import (
 	"github.com/coreos/butane/config"
 	"github.com/coreos/butane/config/common"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/pixie-boot/pixie/helper/service"
 )
 
 var update = flag.Bool("update", false, "rewrite the generated files in packaging/")
@@ -51,6 +53,7 @@ func TestGenerated(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "launchd/dev.pixie.daemon.plist", plist)
+	golden(t, "launchd/pixie.newsyslog.conf", []byte(service.NewsyslogConf()))
 	for _, v := range []string{"fcos", "flatcar"} {
 		bu, err := ButaneConfig(v)
 		if err != nil {

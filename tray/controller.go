@@ -30,6 +30,11 @@ type Config struct {
 	// ServiceInstalled says whether pixie is installed as a service; nil
 	// means it is (and the menu never offers to install it).
 	ServiceInstalled func() bool
+	// LoginItem reads whether the menu starts at login (known false: no
+	// login item here, the toggle is hidden); SetLoginItem changes it.
+	// nil: no toggle.
+	LoginItem    func() (on, known bool)
+	SetLoginItem func(on bool) error
 	// DataDir is the data folder to open while the daemon cannot say.
 	DataDir string
 	Log     *slog.Logger
@@ -90,7 +95,7 @@ func New(cfg Config) *Controller {
 	c := &Controller{
 		cfg:     cfg,
 		log:     log,
-		handler: menu.Handler{API: cfg.Client, Desktop: cfg.Desktop, Quit: cfg.Quit},
+		handler: menu.Handler{API: cfg.Client, Desktop: cfg.Desktop, Quit: cfg.Quit, SetLoginItem: cfg.SetLoginItem},
 		kick:    make(chan struct{}, 1),
 		changed: make(chan struct{}, 1),
 	}
@@ -226,11 +231,16 @@ func (c *Controller) refresh(ctx context.Context) {
 		return // shutting down: keep the last state rather than show an error
 	}
 	installed := c.cfg.ServiceInstalled()
+	var login menu.LoginItemState
+	if c.cfg.LoginItem != nil {
+		login.On, login.Known = c.cfg.LoginItem()
+	}
 
 	c.mu.Lock()
 	wasDown, first := c.state.Err != nil, !c.known
 	c.known = true
 	c.state.ServiceInstalled = installed
+	c.state.LoginItem = login
 	if err != nil {
 		c.state.Err = err
 	} else {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -290,5 +291,41 @@ func TestSurvivesAGarbledDaemon(t *testing.T) {
 	}
 	if n := streams.Load(); n < 6 {
 		t.Errorf("only %d stream attempts", n)
+	}
+}
+
+// The "Start at login" toggle reads and changes the login item through
+// the Config's functions, and shows the new state after a click.
+func TestLoginItemToggleClick(t *testing.T) {
+	d := newTestDaemon(t)
+	d.Start()
+	var mu sync.Mutex
+	on := false
+	c := run(t, api.NewClient(d.Socket), func(cfg *Config) {
+		cfg.LoginItem = func() (bool, bool) { mu.Lock(); defer mu.Unlock(); return on, true }
+		cfg.SetLoginItem = func(v bool) error { mu.Lock(); defer mu.Unlock(); on = v; return nil }
+	})
+	toggle := func(m menu.Menu) (menu.Item, bool) {
+		for _, it := range m.Items {
+			if it.Title == menu.TitleLoginItem && !it.Hidden {
+				return it, true
+			}
+		}
+		return menu.Item{}, false
+	}
+	waitFor(t, c, 5*time.Second, "the toggle shown, off", func(m menu.Menu) bool {
+		it, ok := toggle(m)
+		return ok && !it.Checked
+	})
+	it, _ := toggle(c.Menu())
+	c.Click(context.Background(), it.Action)
+	waitFor(t, c, 5*time.Second, "the toggle checked", func(m menu.Menu) bool {
+		it, ok := toggle(m)
+		return ok && it.Checked && it.Action.Kind == menu.LoginItemOff
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if !on {
+		t.Error("the click did not turn the login item on")
 	}
 }

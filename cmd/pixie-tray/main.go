@@ -8,6 +8,7 @@
 // Usage:
 //
 //	pixie-tray [--socket PATH] [--pixie PATH] [--verbose]
+//	pixie-tray --login-item on|off|status
 //
 // On Linux the menu is a StatusNotifierItem on the D-Bus session bus, so
 // any panel that shows those (KDE, GNOME with the AppIndicator extension,
@@ -53,6 +54,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	pixie := fs.String("pixie", "", "the pixie binary that Install service runs as root (default: next to pixie-tray, else on $PATH)")
 	verbose := fs.Bool("verbose", false, "log every reconnect, not only changes")
 	showVersion := fs.Bool("version", false, "print the version and exit")
+	login := fs.String("login-item", "", "`on`, off or status: start pixie's menu at every login of yours (a LaunchAgent on macOS, an autostart entry on Linux), then exit")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: pixie-tray [flags]\n\npixie's menu-bar app: shows and controls the pixie daemon over its control socket.\n\n")
 		fs.PrintDefaults()
@@ -72,6 +74,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "pixie-tray", version)
 		return 0
 	}
+	if *login != "" {
+		return loginItem(processEnv(runtime.GOOS), *login, stderr)
+	}
 
 	level := slog.LevelInfo
 	if *verbose {
@@ -82,14 +87,25 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	desk := desktop.New(*pixie)
-	ctrl := tray.New(tray.Config{
+	cfg := tray.Config{
 		Client:           api.NewClient(*socket),
 		Desktop:          desk,
 		Quit:             cancel,
 		ServiceInstalled: desk.ServiceInstalled,
 		DataDir:          desktop.DataDir(runtime.GOOS),
 		Log:              log,
-	})
+	}
+	if li, ok := menuLoginItem(processEnv(runtime.GOOS)); ok {
+		cfg.LoginItem = func() (bool, bool) {
+			st, err := li.Read()
+			return st.On, err == nil
+		}
+		cfg.SetLoginItem = func(on bool) error {
+			_, err := li.Set(on)
+			return err
+		}
+	}
+	ctrl := tray.New(cfg)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {

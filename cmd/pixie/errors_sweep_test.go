@@ -31,6 +31,8 @@ func TestCLIErrorMessages(t *testing.T) {
 	}{
 		{[]string{"boots", "--limit", "abc"}, exitUsage, `--limit "abc": give a whole number` + "\nRun 'pixie boots --help' for usage.\n"},
 		{[]string{"status", "--json=maybe"}, exitUsage, `--json "maybe": give true or false, or leave the value out` + "\nRun 'pixie status --help' for usage.\n"},
+		{[]string{"images", "pull", "fedora-coreos", "--arch", "sparc", "--data-dir", data}, exitUsage, `--arch: architecture "sparc": use x86_64 or aarch64` + "\nRun 'pixie images pull --help' for usage.\n"},
+		{[]string{"images", "pull", "flatcar", "--channel", "nightly", "--data-dir", data}, exitUsage, `flatcar channel "nightly": use stable, beta, alpha, lts` + "\nRun 'pixie images pull --help' for usage.\n"},
 		{[]string{"images", "pull", "fedora-coreos", "--timeout", "soon"}, exitUsage, `--timeout "soon": give a duration like 30s, 2m or 1h30m` + "\nRun 'pixie images pull --help' for usage.\n"},
 		{[]string{"profiles", "add", "x", "--kernel", "k", "--ignition", missing}, exitFailure, "--ignition " + missing + ": there is no such file\n"},
 		{[]string{"profiles", "add", "x", "--kernel", "k", "--ignition", "node.ign"}, exitFailure, "--ignition node.ign: there is no such file in " + wd + "\n"},

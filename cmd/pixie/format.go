@@ -143,6 +143,7 @@ func formatStatus(st api.Status, now time.Time) string {
 		[2]string{"interface", iface},
 		[2]string{"boot URL", orDash(st.BootURL)},
 		[2]string{"ports", ports},
+		[2]string{"proxyDHCP", formatDHCPPath(st)},
 		[2]string{"loader", formatDefaultLoader(st)},
 		[2]string{"firmware", formatFirmware(st.Firmware)},
 		[2]string{"data dir", orDash(st.DataDir)},
@@ -150,6 +151,16 @@ func formatStatus(st api.Status, now time.Time) string {
 		[2]string{"version", version},
 		[2]string{"counters", formatCounters(st.Counters)},
 	)
+}
+
+// formatDHCPPath says how proxyDHCP hears and answers, and which DHCP
+// packets were dropped unanswered and why, one line each.
+func formatDHCPPath(st api.Status) string {
+	lines := []string{st.DHCPPath()}
+	for _, d := range api.DHCPDrops(st.Counters) {
+		lines = append(lines, fmt.Sprintf("%d %s (%s)", d.Count, d.What, d.Counter))
+	}
+	return strings.Join(lines, "\n")
 }
 
 // formatDefaultLoader says what a UEFI machine without a pin of its own is

@@ -72,6 +72,7 @@ func TestFormatStatus(t *testing.T) {
 interface:  en0 192.168.1.10
 boot URL:   http://192.168.1.10:8080/boot.ipxe
 ports:      DHCP 67, PXE 4011, TFTP 69, HTTP 8080
+proxyDHCP:  proxyDHCP over UDP sockets (the ports are pixie's alone)
 loader:     auto: snponly.efi first, ipxe.efi when the firmware does not run it, then shim/GRUB (Secure Boot) when a shim set is found
 firmware:   bios       undionly.kpxe (embedded)
             efi-x64    ipxe.efi (/usr/lib/ipxe); missing snponly.efi
@@ -84,6 +85,18 @@ counters:   a=0  b=2  dhcp_not_pxe=12
 `
 	if diff := cmp.Diff(want, formatStatus(st, testNow)); diff != "" {
 		t.Errorf("status (-want +got):\n%s", diff)
+	}
+
+	// Port 67 held by launchd (Internet Sharing): pixie answers over the
+	// link layer, and status says so with what it dropped.
+	ll := st
+	ll.DHCPLinkLayer = "proxyDHCP over the link layer: port 67 is held by PID 1 (launchd), for bootpd: Internet Sharing or a VM app's shared network"
+	ll.Counters = map[string]uint64{"dhcp.dropped.other-interface": 7, "dhcp.dropped.frame-ip-checksum": 1}
+	wantLL := "proxyDHCP:  proxyDHCP over the link layer: port 67 is held by PID 1 (launchd), for bootpd: Internet Sharing or a VM app's shared network\n" +
+		"            7 arrived on another interface (a VM bridge, Wi-Fi, a Thunderbolt bridge) and were not answered (dhcp.dropped.other-interface)\n" +
+		"            1 link-layer frames were refused before DHCP (ip-checksum 1) (dhcp.dropped.frame-*)\n"
+	if got := formatStatus(ll, testNow); !strings.Contains(got, wantLL) {
+		t.Errorf("status over the link layer, want\n%s\nin:\n%s", wantLL, got)
 	}
 
 	st.DefaultLoader, st.EFIFile = "ipxe", "snponly.efi"

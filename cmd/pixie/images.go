@@ -15,6 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/pixie-boot/pixie/daemon/images"
+	"github.com/pixie-boot/pixie/daemon/osprofile"
 	"github.com/pixie-boot/pixie/helper/paths"
 )
 
@@ -138,6 +139,16 @@ without the .sig files). Generic images are verified by their sha256 only.`,
 			}
 			if r.OS != "generic" && len(urls) > 0 {
 				return usageErrorf("--url is for generic images")
+			}
+			// A misspelt flag is a usage mistake (exit 2), said before
+			// anything is fetched.
+			if r.OS != "generic" {
+				if _, err := osprofile.NormalizeArch(r.Arch); err != nil {
+					return usageError(fmt.Errorf("--arch: %w", err))
+				}
+				if err := osprofile.CheckStream(osprofile.Kind(r.OS), r.Stream); err != nil {
+					return usageError(err)
+				}
 			}
 			if timeout <= 0 {
 				return usageErrorf("--timeout %s: give a positive duration, like 30s or 2m", timeout)

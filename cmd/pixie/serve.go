@@ -25,8 +25,9 @@ var version = "dev"
 
 func newServeCmd() *cobra.Command {
 	var (
-		s            service.Settings
-		eventsMaxAge string
+		s                service.Settings
+		eventsMaxAge     string
+		logFile, pidFile string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -80,19 +81,34 @@ ports. Stop it with Ctrl-C.`,
 			}
 			// Info lines (one per boot step) are written out every 50 ms
 			// rather than one by one; warnings and errors at once.
-			logOut := logbuf.New(os.Stderr, 50*time.Millisecond, 64<<10)
+			out, err := openServeLog(logFile, pidFile, cmd.OutOrStdout())
+			if err != nil {
+				return err
+			}
+			defer out.close()
+			logOut := logbuf.New(out.out, 50*time.Millisecond, 64<<10)
 			defer logOut.Close()
 			log := slog.New(logbuf.Handler(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: level}), logOut))
 			cfg.Socket = socketPath(cmd)
 			cfg.Version = version
-			cfg.Banner = cmd.OutOrStdout()
+			cfg.Banner = out.banner
 			cfg.EmbeddedFirmware = firmwareassets.Files()
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return daemon.Run(ctx, cfg, log)
+			out.follow(ctx, log)
+			err = daemon.Run(ctx, cfg, log)
+			if err != nil && out.file != nil {
+				// Whoever reads the log file would not see stderr.
+				log.Error("pixie exits with an error", "err", err)
+			}
+			return err
 		},
 	}
 	addServeFlags(cmd.Flags(), &s, &eventsMaxAge)
+	// Only on serve: the service installer sets them itself where the OS
+	// needs them (launchd, for newsyslog).
+	cmd.Flags().StringVar(&logFile, "log-file", "", "write the log to `PATH` (appending) instead of stderr, and open it again on SIGHUP, after a log rotator renamed it")
+	cmd.Flags().StringVar(&pidFile, "pid-file", "", "write the daemon's pid to `PATH` (what a log rotator signals), removed on exit")
 	return cmd
 }
 

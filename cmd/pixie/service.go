@@ -2,12 +2,14 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/pixie-boot/pixie/daemon/api"
 	"github.com/pixie-boot/pixie/helper/service"
@@ -44,6 +46,7 @@ func newInstallServiceCmd(c *cli) *cobra.Command {
 		root         string
 		executable   string
 		eventsMaxAge string
+		keepFlags    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "service",
@@ -76,6 +79,12 @@ service file under another directory (for building images and packages).`,
 			if err != nil {
 				return err
 			}
+			if keepFlags {
+				if err := installedSettings(cmd, serviceManager(root), &s, &eventsMaxAge); err != nil {
+					return err
+				}
+				force = true // the file changes by design: new defaults, this binary
+			}
 			if s.EventsMaxAge, err = retentionFlags(s.EventsMax, eventsMaxAge); err != nil {
 				return err
 			}
@@ -99,7 +108,53 @@ service file under another directory (for building images and packages).`,
 	f.BoolVar(&force, "force", false, "replace a pixie service installed with other flags")
 	f.StringVar(&root, "root", "", "write the service file under `DIR` instead of installing it (no root needed; nothing is started)")
 	f.StringVar(&executable, "executable", "", "the pixie binary the service runs (default: this one)")
+	f.BoolVar(&keepFlags, "keep-flags", false, "install the service again, for this pixie, with the flags it already has (what the macOS package does on an upgrade)")
 	return cmd
+}
+
+// installedSettings reads the installed service's `pixie serve` flags into
+// s (and the event age into age), for --keep-flags. Other serve flags may
+// not be given with it: which would win is not obvious.
+func installedSettings(cmd *cobra.Command, m *service.Manager, s *service.Settings, age *string) error {
+	serveFlags := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	addServeFlags(serveFlags, &service.Settings{}, new(string))
+	var given []string
+	serveFlags.VisitAll(func(f *pflag.Flag) {
+		if g := cmd.Flags().Lookup(f.Name); g != nil && g.Changed {
+			given = append(given, "--"+f.Name)
+		}
+	})
+	if len(given) > 0 {
+		return usageErrorf("--keep-flags keeps the installed service's flags: drop %s, or give the flags you want with --force instead", strings.Join(given, " "))
+	}
+	args, err := m.InstalledArgs()
+	if err != nil {
+		return serviceError("could not read the installed service", err)
+	}
+	installed := pflag.NewFlagSet("installed", pflag.ContinueOnError)
+	installed.SetOutput(io.Discard)
+	*s = service.Settings{}
+	addServeFlags(installed, s, age)
+	installed.StringVar(&s.Socket, "socket", "", "")
+	// Set by Settings.Spec itself where the OS needs them (launchd).
+	installed.String("log-file", "", "")
+	installed.String("pid-file", "", "")
+	if err := installed.Parse(args[2:]); err != nil {
+		return fmt.Errorf("the installed service runs `%s`, with a flag this pixie does not know (%v): replace it with `sudo pixie install service --force` and the flags you want", strings.Join(args, " "), err)
+	}
+	if installed.NArg() > 0 {
+		return fmt.Errorf("the installed service runs `%s`, with arguments `pixie serve` does not take: replace it with `sudo pixie install service --force` and the flags you want", strings.Join(args, " "))
+	}
+	// Flags the installed service does not name take this pixie's
+	// defaults, which Settings.Spec leaves off the command line, as on a
+	// first install; "" is the OS's own for these two.
+	if !installed.Changed("data-dir") {
+		s.DataDir = ""
+	}
+	if !installed.Changed("socket-group") {
+		s.SocketGroup = ""
+	}
+	return nil
 }
 
 // serviceExecutable is the binary the service will run: this one unless

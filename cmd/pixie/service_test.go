@@ -21,7 +21,13 @@ import (
 func TestInstallServiceHasServeFlags(t *testing.T) {
 	serve := newServeCmd()
 	install := newInstallServiceCmd(&cli{})
+	// The installer sets these itself where the OS needs them (launchd:
+	// the log newsyslog rotates); systemd logs to the journal.
+	installerSets := map[string]bool{"log-file": true, "pid-file": true}
 	serve.Flags().VisitAll(func(f *pflag.Flag) {
+		if installerSets[f.Name] {
+			return
+		}
 		g := install.Flags().Lookup(f.Name)
 		if g == nil {
 			t.Errorf("pixie serve has --%s, pixie install service does not", f.Name)
@@ -105,5 +111,69 @@ func TestDoctorCLI(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(out), &r); err != nil || code != exitFailure || !r.Blocking || len(r.Checks) < 5 {
 		t.Errorf("--json: exit %d, %v, %+v", code, err, r)
+	}
+}
+
+// TestInstallServiceKeepFlags: --keep-flags installs the service again for
+// this pixie with the flags it has, which is how an older macOS
+// LaunchDaemon (launchd writing the log) gets --log-file and --pid-file.
+func TestInstallServiceKeepFlags(t *testing.T) {
+	if runtime.GOOS != "linux" && runtime.GOOS != "darwin" {
+		t.Skip("services exist on Linux and macOS only")
+	}
+	root := t.TempDir()
+	exe := filepath.Join(t.TempDir(), "pixie")
+	if err := os.WriteFile(exe, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := pixie(t, nil, "", "install", "service", "--root", root, "--executable", exe, "--keep-flags")
+	if code != exitFailure || !strings.Contains(errOut, "install it with `sudo pixie install service`") {
+		t.Errorf("--keep-flags with nothing installed: exit %d, %s", code, errOut)
+	}
+	mustPixie(t, nil, "install", "service", "--root", root, "--executable", exe, "--interface", "eth0", "--http-port", "8081", "--events-max-age", "7d")
+	out := mustPixie(t, nil, "install", "service", "--root", root, "--executable", exe, "--keep-flags")
+	wantContains(t, "keep flags", out, exe+" serve --interface eth0 --http-port 8081 --events-max-age 7d")
+	code, _, errOut = pixie(t, nil, "", "install", "service", "--root", root, "--executable", exe, "--keep-flags", "--interface", "eth1")
+	if code != exitUsage || !strings.Contains(errOut, "drop --interface") {
+		t.Errorf("--keep-flags with --interface: exit %d, %s", code, errOut)
+	}
+}
+
+// The macOS migration itself: a plist from before --log-file gets it.
+func TestKeepFlagsAddsTheLogFileOnMacOS(t *testing.T) {
+	root := t.TempDir()
+	m := &service.Manager{GOOS: "darwin", Root: root}
+	old := service.Spec{GOOS: "darwin", Executable: "/Applications/Pixie.app/Contents/MacOS/pixie", Args: []string{"serve", "--interface", "en5", "--dhcp-link-layer"}}
+	plist, err := service.LaunchdPlist(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(root, filepath.FromSlash(service.LaunchdPlistPath))
+	os.MkdirAll(filepath.Dir(p), 0o755)
+	if err := os.WriteFile(p, plist, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := newInstallServiceCmd(&cli{})
+	if err := cmd.ParseFlags(nil); err != nil {
+		t.Fatal(err)
+	}
+	var s service.Settings
+	var age string
+	if err := installedSettings(cmd, m, &s, &age); err != nil {
+		t.Fatal(err)
+	}
+	spec, err := s.Spec("darwin", old.Executable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "serve --interface en5 --dhcp-link-layer --log-file /Library/Logs/Pixie/pixie.log --pid-file /var/run/pixie.pid"
+	if got := strings.Join(spec.Args, " "); got != want {
+		t.Errorf("kept flags: %q\nwant %q", got, want)
+	}
+	// A flag this pixie does not know: say so, do not guess.
+	odd, _ := service.LaunchdPlist(service.Spec{GOOS: "darwin", Executable: old.Executable, Args: []string{"serve", "--turbo"}})
+	os.WriteFile(p, odd, 0o644)
+	if err := installedSettings(cmd, m, &s, &age); err == nil || !strings.Contains(err.Error(), "a flag this pixie does not know") || !strings.Contains(err.Error(), "--force") {
+		t.Errorf("unknown installed flag: %v", err)
 	}
 }

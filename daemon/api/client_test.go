@@ -3,7 +3,9 @@ package api
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -92,8 +94,14 @@ func TestReadSSE(t *testing.T) {
 	}
 
 	err = readSSE(context.Background(), bufio.NewReader(strings.NewReader("data: {not json\n\n")), make(chan Event, 1))
-	if err == nil || !strings.Contains(err.Error(), "bad event") {
+	var syntax *json.SyntaxError
+	if err == nil || !strings.HasPrefix(err.Error(), `the pixie daemon sent a boot event this pixie cannot read, "{not json": are the CLI and the daemon different versions?`) || !errors.As(err, &syntax) {
 		t.Errorf("bad data: err = %v", err)
+	}
+	// A stream cut in the middle of a line (the daemon was killed).
+	err = readSSE(context.Background(), bufio.NewReader(strings.NewReader("data: {\"id\":1")), make(chan Event, 1))
+	if err == nil || err.Error() != "the pixie daemon's event stream broke off (did the daemon stop or restart?): run the command again" || !errors.Is(err, io.EOF) {
+		t.Errorf("cut stream: err = %v", err)
 	}
 }
 

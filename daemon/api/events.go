@@ -86,6 +86,16 @@ func (c *Client) Events(ctx context.Context, after int64) (*EventStream, error) 
 	return s, nil
 }
 
+// streamError says in words why an event stream ended, while errors.Is
+// and errors.As still see the reading or decoding error.
+type streamError struct {
+	msg string
+	err error
+}
+
+func (e *streamError) Error() string { return e.msg }
+func (e *streamError) Unwrap() error { return e.err }
+
 // readSSE parses Server-Sent Events and delivers "boot" events until the
 // body ends (ErrStreamClosed) or fails.
 func readSSE(ctx context.Context, r *bufio.Reader, out chan<- Event) error {
@@ -100,7 +110,7 @@ func readSSE(ctx context.Context, r *bufio.Reader, out chan<- Event) error {
 			if line == "" && errors.Is(err, io.EOF) {
 				return ErrStreamClosed
 			}
-			return fmt.Errorf("read pixie event stream: %w", err)
+			return &streamError{msg: "the pixie daemon's event stream broke off (did the daemon stop or restart?): run the command again", err: err}
 		}
 		line = strings.TrimRight(line, "\r\n")
 		switch {
@@ -108,7 +118,7 @@ func readSSE(ctx context.Context, r *bufio.Reader, out chan<- Event) error {
 			if data.Len() > 0 && (name == "" || name == SSEEventBoot) {
 				var ev Event
 				if err := json.Unmarshal([]byte(data.String()), &ev); err != nil {
-					return fmt.Errorf("pixie event stream: bad event %q: %w", data.String(), err)
+					return &streamError{msg: fmt.Sprintf("the pixie daemon sent a boot event this pixie cannot read, %q: are the CLI and the daemon different versions? (`pixie --version`, and `pixie status` for the daemon's)", data.String()), err: err}
 				}
 				select {
 				case out <- ev:

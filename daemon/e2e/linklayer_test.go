@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -99,4 +100,39 @@ func TestBootBesideDnsmasqOnTheSameHost(t *testing.T) {
 		t.Errorf("counters: %v", c)
 	}
 	t.Logf("counters: %v", c)
+
+	// `pixie status` and `pixie doctor` say that proxyDHCP runs beside
+	// the holder over the link layer, and why; doctor runs in the server
+	// namespace, where it sees dnsmasq's socket.
+	text := p.MustCLI(t, "status")
+	for _, want := range []string{"proxyDHCP:  proxyDHCP over the link layer: port 67 is held by PID", "were DHCPREQUESTs for the DHCP server holding the port on this host"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("pixie status has no %q:\n%s", want, text)
+		}
+	}
+	out, _ := lan.Command(lan.ServerNS, bin, "--socket", p.Socket, "doctor", "--data-dir", p.DataDir, "--json").Output()
+	var rep struct {
+		Checks []struct{ Name, Status, Message string }
+	}
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatalf("pixie doctor --json: %v\n%s", err, out)
+	}
+	seen := 0
+	for _, c := range rep.Checks {
+		switch {
+		case c.Name == "proxyDHCP port (udp 67)":
+			seen++
+			if c.Status != "ok" || !strings.Contains(c.Message, "dnsmasq") || !strings.Contains(c.Message, "pixie answers beside it over the link layer") {
+				t.Errorf("doctor on port 67: %+v", c)
+			}
+		case c.Name == "proxyDHCP path":
+			seen++
+			if !strings.Contains(c.Message, "port 67 is held by PID") {
+				t.Errorf("doctor's proxyDHCP path: %+v", c)
+			}
+		}
+	}
+	if seen != 2 {
+		t.Errorf("doctor lacks the port 67 or proxyDHCP path check:\n%s", out)
+	}
 }

@@ -91,7 +91,10 @@ type Facts struct {
 	Candidates    []netif.Candidate
 	// Firewall is macOS's Application Firewall, nil elsewhere.
 	Firewall *AppFirewall
-	Firmware []api.Firmware
+	// LogRotation is macOS's newsyslog rule for pixie's log, nil
+	// elsewhere.
+	LogRotation *LogRotation
+	Firmware    []api.Firmware
 	// Profiles and machines, and for each profile the asset files it names
 	// that are missing from the data directory.
 	Profiles       []api.Profile
@@ -108,10 +111,11 @@ type Facts struct {
 // Evaluate judges the facts.
 func Evaluate(f Facts) Report {
 	var checks []Check
-	checks = append(checks, checkService(f), checkDaemon(f))
+	checks = append(checks, checkService(f), checkDaemon(f), checkDHCPPath(f))
 	checks = append(checks, checkPorts(f)...)
 	checks = append(checks, checkRivals(f)...)
 	checks = append(checks, checkFirewall(f.Firewall)...)
+	checks = append(checks, checkLogRotation(f))
 	checks = append(checks, checkInterface(f))
 	checks = append(checks, checkFirmware(f.Firmware, f.GOOS)...)
 	checks = append(checks, checkProfiles(f)...)
@@ -187,6 +191,31 @@ func checkDaemon(f Facts) Check {
 	return c
 }
 
+// checkDHCPPath says how the running daemon hears proxyDHCP (UDP sockets,
+// or raw frames and why) and which DHCP packets it dropped unanswered.
+// Drops by the kernel or at the link layer's checksums warn: they are lost
+// requests a machine must retry. Packets from other interfaces are normal
+// on a Mac with VMs or Wi-Fi beside the served LAN.
+func checkDHCPPath(f Facts) Check {
+	if f.Daemon == nil {
+		return Check{}
+	}
+	c := Check{Name: "proxyDHCP path", Status: OK, Message: f.Daemon.DHCPPath()}
+	var lost []string
+	for _, d := range api.DHCPDrops(f.Daemon.Counters) {
+		c.Message += fmt.Sprintf("; %d %s", d.Count, d.What)
+		switch d.Counter {
+		case "dhcp.dropped.kernel", "dhcp.send-failed":
+			lost = append(lost, d.Counter)
+		}
+	}
+	if len(lost) > 0 {
+		c.Status = Warn
+		c.Fix = "machines retry, so a few are harmless; if " + strings.Join(lost, " and ") + " keep growing (`pixie status`), serve on a less loaded host or boot fewer machines at once, and " + serviceLogs(f.GOOS)
+	}
+	return c
+}
+
 // port is one of pixie's listening ports.
 type port struct {
 	name, proto string
@@ -256,20 +285,38 @@ func checkPorts(f Facts) []Check {
 		slices.Sort(others)
 		others = slices.Compact(others)
 		clash, fix := p.clash, p.fix
+		// appleHolder: Apple's bootpd (through launchd) is the only
+		// other holder; pixie's link-layer path answers beside it, so
+		// it is a warning, not a failure.
+		appleHolder := false
 		if f.GOOS == "darwin" && p.proto == "udp" && (p.num == f.Ports.DHCP || p.num == f.Ports.PXE) {
+			appleHolder = len(others) > 0
 			for _, h := range f.Scan.Holders {
 				for _, pr := range h.Procs {
-					if h.Proto == p.proto && int(h.Local.Port()) == p.num {
-						if w, fx, ok := darwinHolder(pr.Name); ok {
-							clash, fix = w, fx
-						}
+					if h.Proto != p.proto || int(h.Local.Port()) != p.num || isPixie(pr) {
+						continue
+					}
+					if w, fx, ok := darwinHolder(pr.Name); ok {
+						clash, fix = w, fx
+					} else {
+						appleHolder = false
 					}
 				}
 			}
 		}
+		link := f.Daemon != nil && f.Daemon.LinkLayerOn(p.num)
 		switch {
+		case len(others) > 0 && link:
+			// The daemon answers beside the holder with raw frames.
+			c.Status = OK
+			c.Message = "held by " + strings.Join(others, ", ") + "; pixie answers beside it over the link layer, without the port (" + f.Daemon.LinkLayerShort() + ")"
+		case link:
+			c.Status, c.Message = OK, "pixie answers over the link layer, without a socket on the port ("+f.Daemon.LinkLayerShort()+")"
 		case len(others) > 0:
 			c.Status = Fail
+			if appleHolder {
+				c.Status = Warn
+			}
 			c.Message = "held by " + strings.Join(others, ", ") + ": " + clash
 			if len(mine) > 0 {
 				c.Message += " (pixie holds it too: " + strings.Join(mine, ", ") + ")"

@@ -143,8 +143,8 @@ func checkFirewall(fw *AppFirewall) []Check {
 func darwinHolder(name string) (what, fix string, ok bool) {
 	switch name {
 	case "launchd", "bootpd":
-		return "that is macOS's own DHCP server (bootpd, started by launchd for Internet Sharing or for VMs on Apple's shared NAT network); it holds *:67 with SO_REUSEADDR only, so macOS refuses pixie's bind of the same port and pixie cannot hear PXE requests",
-			"turn Internet Sharing off (System Settings › General › Sharing), or switch VM tools that use shared/NAT networking (UTM, Parallels, Docker/Lima vmnet) to bridged, then `sudo pixie restart`", true
+		return "that is macOS's own DHCP server (bootpd, started by launchd for Internet Sharing or for VMs on Apple's shared NAT network); it holds *:67 with SO_REUSEADDR only, so macOS refuses pixie's bind of the same port; pixie then answers proxyDHCP beside it over the link layer (BPF), and bootpd may still answer PXE clients on a shared interface",
+			"if machines do not boot, turn Internet Sharing off (System Settings › General › Sharing), or switch VM tools that use shared/NAT networking (UTM, Parallels, Docker/Lima vmnet) to bridged, then `sudo pixie restart`", true
 	}
 	return "", "", false
 }

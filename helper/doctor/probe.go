@@ -43,6 +43,9 @@ type Options struct {
 	ProcRoot string
 	// Service reports the installed service; nil: the OS's.
 	Service func() service.State
+	// Root prefixes the system files doctor reads (/etc/newsyslog.d),
+	// for tests; "" is the running system.
+	Root string
 }
 
 // Run gathers the facts and evaluates them.
@@ -109,6 +112,7 @@ func Gather(ctx context.Context, o Options) Facts {
 			app, _ = os.Executable()
 		}
 		f.Firewall = gatherFirewall(ctx, app)
+		f.LogRotation = gatherLogRotation(o.Root)
 	}
 
 	if f.Firmware == nil {

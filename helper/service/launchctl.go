@@ -113,7 +113,11 @@ func runLaunchctl(args ...string) (string, int, error) {
 		return string(out), ee.ExitCode(), nil
 	}
 	if err != nil {
-		return string(out), -1, fmt.Errorf("run launchctl: %w", err)
+		what := "launchctl could not be run"
+		if errors.Is(err, exec.ErrNotFound) {
+			what = "launchctl is not on this system's PATH"
+		}
+		return string(out), -1, &wordedError{msg: what + ": the LaunchDaemon needs macOS's /bin/launchctl; without it run `sudo pixie serve` yourself", err: err}
 	}
 	return string(out), 0, nil
 }
@@ -164,7 +168,7 @@ func (c *launchctlCtl) loaded() (*launchdJob, error) {
 	}
 	job, err := parseLaunchctlPrint(out)
 	if err != nil {
-		return nil, fmt.Errorf("`launchctl print %s`: %w", c.target(), err)
+		return nil, &wordedError{msg: fmt.Sprintf("`launchctl print %s` printed something this pixie does not understand (%v): check the job with `%s`", c.target(), err, CheckCommand("darwin")), err: err}
 	}
 	return &job, nil
 }

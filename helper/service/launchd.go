@@ -3,6 +3,7 @@ package service
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 
 	"howett.net/plist"
@@ -35,8 +36,10 @@ type LaunchdJob struct {
 const AppBundleID = "dev.pixie.Pixie"
 
 // Job returns the LaunchDaemon for spec: root (a LaunchDaemon without
-// UserName runs as root), started at boot, kept alive, its output appended
-// to LaunchdLogFile.
+// UserName runs as root), started at boot, kept alive. A daemon that
+// writes its own log (--log-file, as Settings.Spec sets on macOS) has its
+// stdout and stderr in LaunchdOutputFile; one that does not, in
+// LaunchdLogFile.
 func (s Spec) Job() (LaunchdJob, error) {
 	if !path.IsAbs(s.Executable) {
 		return LaunchdJob{}, fmt.Errorf("the LaunchDaemon needs the pixie binary's absolute path, not %q", s.Executable)
@@ -45,6 +48,10 @@ func (s Spec) Job() (LaunchdJob, error) {
 	if strings.Contains(s.Executable, ".app/Contents/MacOS/") {
 		bundles = []string{AppBundleID}
 	}
+	output := LaunchdLogFile
+	if slices.Contains(s.Args, "--log-file") {
+		output = LaunchdOutputFile
+	}
 	return LaunchdJob{
 		AssociatedBundleIdentifiers: bundles,
 		Label:                       LaunchdLabel,
@@ -52,8 +59,8 @@ func (s Spec) Job() (LaunchdJob, error) {
 		RunAtLoad:                   true,
 		KeepAlive:                   true,
 		ThrottleInterval:            5,
-		StandardOutPath:             LaunchdLogFile,
-		StandardErrorPath:           LaunchdLogFile,
+		StandardOutPath:             output,
+		StandardErrorPath:           output,
 		WorkingDirectory:            "/",
 	}, nil
 }

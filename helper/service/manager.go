@@ -89,7 +89,7 @@ func (e *ConflictError) Error() string {
 	if inst == "" {
 		inst = "(unreadable)"
 	}
-	return fmt.Sprintf("the pixie service is already installed with other settings (%s):\n  installed: %s\n  asked for: %s\nreplace it with `sudo pixie install service --force` and the flags you want", e.Path, inst, e.Wanted)
+	return fmt.Sprintf("the pixie service is already installed with other settings (%s):\n  installed: %s\n  asked for: %s\nreplace it with `sudo pixie install service --force` and the flags you want, or install it again for this pixie with its own flags: `sudo pixie install service --keep-flags`", e.Path, inst, e.Wanted)
 }
 
 func (m *Manager) live() bool { return m.Root == "" }
@@ -193,18 +193,23 @@ func (m *Manager) Install(spec Spec, force bool) (InstallResult, error) {
 	if err := m.makeDirs(spec); err != nil {
 		return res, err
 	}
+	if m.GOOS == "darwin" {
+		if err := m.writeNewsyslog(); err != nil {
+			return res, err
+		}
+	}
 	if res.Replaced {
 		_ = ctl.Stop() // it may not be running
 		if err := ctl.Uninstall(); err != nil {
-			return res, fmt.Errorf("remove the installed service before replacing it: %w", err)
+			return res, managerFailed(m.GOOS, "remove the installed service before replacing it", err)
 		}
 	}
 	if err := ctl.Install(); err != nil {
-		return res, fmt.Errorf("install the %s service: %w", spec.Kind(), err)
+		return res, managerFailed(m.GOOS, "install the "+spec.Kind()+" service", err)
 	}
 	if m.live() {
 		if err := ctl.Start(); err != nil {
-			return res, fmt.Errorf("the service is installed but did not start: %w", err)
+			return res, managerFailed(m.GOOS, "the service is installed but did not start", err)
 		}
 		res.Started = true
 	}
@@ -258,6 +263,18 @@ func (m *Manager) makeDirs(spec Spec) error {
 	return nil
 }
 
+// writeNewsyslog installs pixie's log rotation rule for macOS's newsyslog.
+func (m *Manager) writeNewsyslog() error {
+	p := m.path(NewsyslogConfPath)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return fmt.Errorf("create %s for pixie's log rotation rule: %v", path.Dir(NewsyslogConfPath), errors.Unwrap(err))
+	}
+	if err := os.WriteFile(p, []byte(NewsyslogConf()), 0o644); err != nil {
+		return fmt.Errorf("write pixie's log rotation rule %s: %v", NewsyslogConfPath, errors.Unwrap(err))
+	}
+	return nil
+}
+
 // UninstallResult says what Uninstall did.
 type UninstallResult struct {
 	Path         string // the service file (under Root)
@@ -283,7 +300,14 @@ func (m *Manager) Uninstall(purge bool) (UninstallResult, error) {
 		}
 		_ = ctl.Stop() // it may not be running
 		if err := ctl.Uninstall(); err != nil {
-			return res, fmt.Errorf("remove the %s service: %w", spec.Kind(), err)
+			return res, managerFailed(m.GOOS, "remove the "+spec.Kind()+" service", err)
+		}
+	}
+	if m.GOOS == "darwin" {
+		// The rotation rule goes with the service; the logs stay (purge
+		// removes them).
+		if err := os.Remove(m.path(NewsyslogConfPath)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return res, fmt.Errorf("remove %s (pixie's log rotation rule): %v; delete it by hand", NewsyslogConfPath, errors.Unwrap(err))
 		}
 	}
 	if !purge {
@@ -374,7 +398,7 @@ func (m *Manager) control(verb string, do func(Controller) error) error {
 		return err
 	}
 	if err := do(ctl); err != nil {
-		return fmt.Errorf("%s the pixie service: %w", verb, err)
+		return managerFailed(m.GOOS, verb+" the pixie service", err)
 	}
 	return nil
 }
@@ -455,6 +479,25 @@ func (s State) String() string {
 
 // parseArgs returns the executable and arguments of an installed unit or
 // plist.
+// InstalledArgs returns the installed service's command line, the
+// executable first: what `pixie install service --keep-flags` installs
+// again for a new pixie.
+func (m *Manager) InstalledArgs() ([]string, error) {
+	p := m.path(Spec{GOOS: m.GOOS}.FilePath())
+	content, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: install it with `sudo pixie install service`", ErrNotInstalled)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the installed service %s: %w", p, err)
+	}
+	args, err := parseArgs(m.GOOS, content)
+	if err != nil || len(args) < 2 || args[1] != "serve" {
+		return nil, fmt.Errorf("%s does not run `pixie serve` the way pixie writes it: replace it with `sudo pixie install service --force` and the flags you want", p)
+	}
+	return args, nil
+}
+
 func parseArgs(goos string, content []byte) ([]string, error) {
 	if goos == "darwin" {
 		return parseLaunchdArgs(content)

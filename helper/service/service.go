@@ -38,9 +38,18 @@ const (
 	// LaunchdPlistPath is where launchd reads system daemons (and where
 	// kardianos/service writes one).
 	LaunchdPlistPath = "/Library/LaunchDaemons/dev.pixie.daemon.plist"
-	// LaunchdLogFile receives the daemon's output on macOS; Console.app
-	// shows /Library/Logs under "Log Reports".
+	// LaunchdLogFile is the daemon's log on macOS (`pixie serve
+	// --log-file`); Console.app shows /Library/Logs under "Log Reports".
 	LaunchdLogFile = api.DarwinLogFile
+	// LaunchdPidFile is the daemon's pid (`pixie serve --pid-file`), which
+	// newsyslog signals after rotating LaunchdLogFile.
+	LaunchdPidFile = "/var/run/pixie.pid"
+	// LaunchdOutputFile takes what the daemon writes to stdout and stderr
+	// beside its log: a Go panic, an error before the log file is open.
+	LaunchdOutputFile = api.DarwinLogDir + "/pixie-stderr.log"
+	// NewsyslogConfPath is where macOS's newsyslog reads pixie's rotation
+	// rules (NewsyslogConf).
+	NewsyslogConfPath = "/etc/newsyslog.d/pixie.conf"
 )
 
 // Spec is one installation of the service: which binary runs with which
@@ -190,6 +199,12 @@ func (s Settings) Spec(goos, executable string) (Spec, error) {
 			age = strconv.FormatInt(int64(s.EventsMaxAge/day), 10) + "d"
 		}
 		spec.Args = append(spec.Args, "--events-max-age", age)
+	}
+	if goos == "darwin" {
+		// launchd's StandardOutPath would keep writing to the file
+		// newsyslog renamed: pixie opens its own log, and newsyslog
+		// finds it by the pid file (NewsyslogConf).
+		spec.Args = append(spec.Args, "--log-file", LaunchdLogFile, "--pid-file", LaunchdPidFile)
 	}
 	return spec, nil
 }

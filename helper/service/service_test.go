@@ -38,7 +38,8 @@ func TestSettingsSpec(t *testing.T) {
 				"--http-port", "8081", "--dhcp-port", "1067", "--pxe-port", "14011", "--tftp-port", "1069",
 				"--efi-file", "snponly.efi", "--loader", "grub", "--socket-group", "wheel", "--socket", "/srv/pixie.sock", "--log-level", "debug"},
 			dataDir: "/srv/pixie", socket: "/srv/pixie.sock", group: "wheel"},
-		{name: "macOS defaults", goos: "darwin", s: Settings{Interface: "en5"}, args: []string{"serve", "--interface", "en5"},
+		{name: "macOS defaults", goos: "darwin", s: Settings{Interface: "en5"},
+			args:    []string{"serve", "--interface", "en5", "--log-file", "/Library/Logs/Pixie/pixie.log", "--pid-file", "/var/run/pixie.pid"},
 			dataDir: "/Library/Application Support/Pixie", socket: "/var/run/pixie.sock", group: "admin"},
 		{name: "tokens and event retention", goos: "linux",
 			s:       Settings{NoIgnitionTokens: true, IgnitionTokenTTL: 2 * time.Hour, EventsMax: 5000, EventsMaxAge: 7 * 24 * time.Hour},
@@ -269,12 +270,15 @@ func TestLaunchdPlist(t *testing.T) {
 	want := map[string]any{
 		"Label": "dev.pixie.daemon",
 		"ProgramArguments": []any{"/Applications/Pixie.app/Contents/MacOS/pixie", "serve",
-			"--interface", "en5", "--data-dir", "/Users/Shared/Pixie & co"},
-		"RunAtLoad":         true,
-		"KeepAlive":         true,
-		"ThrottleInterval":  uint64(5),
-		"StandardOutPath":   "/Library/Logs/Pixie/pixie.log",
-		"StandardErrorPath": "/Library/Logs/Pixie/pixie.log",
+			"--interface", "en5", "--data-dir", "/Users/Shared/Pixie & co",
+			// pixie owns its log, so newsyslog can rotate it (NewsyslogConf).
+			"--log-file", "/Library/Logs/Pixie/pixie.log", "--pid-file", "/var/run/pixie.pid"},
+		"RunAtLoad":        true,
+		"KeepAlive":        true,
+		"ThrottleInterval": uint64(5),
+		// Only what escapes the log: a panic, an error before it opens.
+		"StandardOutPath":   "/Library/Logs/Pixie/pixie-stderr.log",
+		"StandardErrorPath": "/Library/Logs/Pixie/pixie-stderr.log",
 		"WorkingDirectory":  "/",
 		// Inside Pixie.app: Login Items shows the daemon as Pixie.
 		"AssociatedBundleIdentifiers": []any{"dev.pixie.Pixie"},
@@ -289,6 +293,11 @@ func TestLaunchdPlist(t *testing.T) {
 	}
 	if strings.Contains(string(plain), "AssociatedBundleIdentifiers") {
 		t.Errorf("plist for /usr/local/bin/pixie names a bundle:\n%s", plain)
+	}
+	// A daemon without --log-file (a hand-made Spec) logs to stderr:
+	// launchd's file must then be the log itself.
+	if !strings.Contains(string(plain), "<string>/Library/Logs/Pixie/pixie.log</string>") || strings.Contains(string(plain), "pixie-stderr.log") {
+		t.Errorf("plist without --log-file does not send the output to pixie.log:\n%s", plain)
 	}
 	if _, ok := got["UserName"]; ok {
 		t.Error("UserName set: the LaunchDaemon must run as root to bind ports 67, 69, 4011")
@@ -485,11 +494,21 @@ func TestInstallStagedDarwin(t *testing.T) {
 		t.Fatal(err)
 	}
 	args, err := parseLaunchdArgs(data)
-	if err != nil || strings.Join(args, " ") != "/Applications/Pixie.app/Contents/MacOS/pixie serve" {
+	if err != nil || strings.Join(args, " ") != "/Applications/Pixie.app/Contents/MacOS/pixie serve --log-file /Library/Logs/Pixie/pixie.log --pid-file /var/run/pixie.pid" {
 		t.Errorf("installed ProgramArguments %q, %v", args, err)
 	}
 	if fi, err := os.Stat(filepath.Join(root, "Library/Logs/Pixie")); err != nil || !fi.IsDir() {
 		t.Error("the log directory was not created")
+	}
+	conf, err := os.ReadFile(filepath.Join(root, "etc/newsyslog.d/pixie.conf"))
+	if err != nil || string(conf) != NewsyslogConf() {
+		t.Errorf("newsyslog rule not installed: %v\n%s", err, conf)
+	}
+	if _, err := m.Uninstall(false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "etc/newsyslog.d/pixie.conf")); !os.IsNotExist(err) {
+		t.Errorf("uninstall left the newsyslog rule: %v", err)
 	}
 }
 

@@ -25,7 +25,15 @@ if [ ${#missing[@]} -eq 0 ]; then
 fi
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
   echo "test dependencies missing: ${missing[*]}"
-  echo "install them with: sudo apt-get install -y ${missing[*]}"
+  # Say only what this machine can do: root needs no sudo, and a
+  # machine without apt-get has other package names.
+  if ! command -v apt-get >/dev/null; then
+    echo "this is not a Debian/Ubuntu system: install the equivalents with your package manager (the names above are Debian's)"
+  elif command -v sudo >/dev/null; then
+    echo "install them with: sudo apt-get install -y ${missing[*]}"
+  else
+    echo "install them as root (there is no sudo here): su -c 'apt-get install -y ${missing[*]}'"
+  fi
   echo "(tests that need them will be skipped)"
   exit 0
 fi

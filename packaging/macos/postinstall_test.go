@@ -20,20 +20,26 @@ func TestPostinstall(t *testing.T) {
 		name      string
 		installed bool
 		loaded    bool
+		oldPlist  bool // from before --log-file
 		want      []string
 	}{
-		{"first install", false, false, []string{
+		{"first install", false, false, false, []string{
 			"socketfilterfw --add /Applications/Pixie.app/Contents/MacOS/pixie",
 			"socketfilterfw --unblockapp /Applications/Pixie.app/Contents/MacOS/pixie",
 			"pixie install service --executable /Applications/Pixie.app/Contents/MacOS/pixie",
 		}},
-		{"upgrade, daemon loaded", true, true, []string{
+		{"upgrade, daemon loaded", true, true, false, []string{
 			"socketfilterfw --add /Applications/Pixie.app/Contents/MacOS/pixie",
 			"socketfilterfw --unblockapp /Applications/Pixie.app/Contents/MacOS/pixie",
 			"launchctl print system/dev.pixie.daemon",
 			"launchctl kickstart -k system/dev.pixie.daemon",
 		}},
-		{"upgrade, daemon booted out", true, false, []string{
+		{"upgrade from a LaunchDaemon without its own log", true, true, true, []string{
+			"socketfilterfw --add /Applications/Pixie.app/Contents/MacOS/pixie",
+			"socketfilterfw --unblockapp /Applications/Pixie.app/Contents/MacOS/pixie",
+			"pixie install service --keep-flags --executable /Applications/Pixie.app/Contents/MacOS/pixie",
+		}},
+		{"upgrade, daemon booted out", true, false, false, []string{
 			"socketfilterfw --add /Applications/Pixie.app/Contents/MacOS/pixie",
 			"socketfilterfw --unblockapp /Applications/Pixie.app/Contents/MacOS/pixie",
 			"launchctl print system/dev.pixie.daemon",
@@ -61,7 +67,11 @@ func TestPostinstall(t *testing.T) {
 			stub("Applications/Pixie.app/Contents/MacOS/pixie", "pixie", "")
 			if c.installed {
 				os.MkdirAll(filepath.Join(root, "Library/LaunchDaemons"), 0o755)
-				os.WriteFile(filepath.Join(root, "Library/LaunchDaemons/dev.pixie.daemon.plist"), []byte("<plist/>"), 0o644)
+				plist := "<plist><string>serve</string><string>--log-file</string></plist>"
+				if c.oldPlist {
+					plist = "<plist><string>serve</string></plist>"
+				}
+				os.WriteFile(filepath.Join(root, "Library/LaunchDaemons/dev.pixie.daemon.plist"), []byte(plist), 0o644)
 			}
 			cmd := exec.Command("sh", "scripts/postinstall")
 			cmd.Env = append(os.Environ(), "PIXIE_TEST_ROOT="+root, "PATH="+filepath.Join(root, "bin")+":"+os.Getenv("PATH"))

@@ -2,6 +2,7 @@ package menu
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -44,6 +45,9 @@ type Handler struct {
 	API     API
 	Desktop Desktop
 	Quit    func() // ends the tray app
+	// SetLoginItem turns starting the menu at login on or off; nil where
+	// there is no login item.
+	SetLoginItem func(on bool) error
 }
 
 // Do carries out one action. Its error says, in words for the menu, what
@@ -74,6 +78,12 @@ func (h Handler) Do(ctx context.Context, a Action) error {
 		err = h.Desktop.ShowLogs(ctx)
 	case InstallService:
 		err = h.Desktop.InstallService(ctx)
+	case LoginItemOn, LoginItemOff:
+		if h.SetLoginItem == nil {
+			err = errors.New("not available here (run the menu as yourself, not as root)")
+		} else {
+			err = h.SetLoginItem(a.Kind == LoginItemOn)
+		}
 	case Quit:
 		if h.Quit != nil {
 			h.Quit()
@@ -124,6 +134,10 @@ func failed(a Action) string {
 		return "Could not show the logs"
 	case InstallService:
 		return "Could not install the service"
+	case LoginItemOn:
+		return "Could not make pixie's menu start at login"
+	case LoginItemOff:
+		return "Could not stop pixie's menu starting at login"
 	}
 	return "Could not " + a.String()
 }

@@ -72,6 +72,25 @@ func (r *recorder) InstallService(context.Context) error { return r.note("Instal
 
 const mac = "90:2b:34:14:f6:6a"
 
+func TestDoLoginItem(t *testing.T) {
+	var set []bool
+	fail := error(nil)
+	h := Handler{SetLoginItem: func(on bool) error { set = append(set, on); return fail }}
+	for _, k := range []Kind{LoginItemOn, LoginItemOff} {
+		if err := h.Do(context.Background(), Action{Kind: k}); err != nil {
+			t.Errorf("%v: %v", k, err)
+		}
+	}
+	if diff := cmp.Diff([]bool{true, false}, set); diff != "" {
+		t.Errorf("SetLoginItem calls (-want +got):\n%s", diff)
+	}
+	fail = errors.New("write the login item /Users/ada/Library/LaunchAgents/dev.pixie.tray.plist: permission denied")
+	err := h.Do(context.Background(), Action{Kind: LoginItemOff})
+	if err == nil || err.Error() != "Could not stop pixie's menu starting at login: "+fail.Error() {
+		t.Errorf("failure: %v", err)
+	}
+}
+
 func TestDo(t *testing.T) {
 	known := map[string]api.Machine{mac: {MAC: mac, Profile: "first-time", Hostname: "node1", Vars: map[string]string{"k": "v"}}}
 	boom := errors.New("boom")
@@ -106,6 +125,7 @@ func TestDo(t *testing.T) {
 		{name: "install cancelled", action: Action{Kind: InstallService}, fail: map[string]error{"InstallService": boom},
 			want: []string{"InstallService"}, wantErr: "Could not install the service: boom"},
 		{name: "quit", action: Action{Kind: Quit}, wantQuit: true},
+		{name: "login item without one here", action: Action{Kind: LoginItemOn}, wantErr: "Could not make pixie's menu start at login: not available here (run the menu as yourself, not as root)"},
 		{name: "nothing", action: Action{}},
 		{name: "unknown", action: Action{Kind: Kind(99)}, wantErr: "unknown menu action kind(99)"},
 	}

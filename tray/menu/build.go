@@ -25,6 +25,7 @@ const (
 	TitleShowLogs       = "Show logs"
 	TitleInstallService = "Install service…"
 	TitleQuit           = "Quit"
+	TitleLoginItem      = "Start at login"
 
 	StatusNotRunning = "Service not running"
 	StatusPaused     = "Paused"
@@ -57,6 +58,11 @@ func Build(st State) Menu {
 	line, tip := StatusLine(st)
 	up := st.Err == nil
 	m := Menu{On: up && st.Status.Serving && !st.Status.Paused, Tooltip: "pixie: " + line}
+	if ll := st.Status.LinkLayerShort(); m.On && ll != "" {
+		// Worth seeing without opening the menu: another DHCP server
+		// on this Mac holds port 67 (Internet Sharing, a VM app).
+		m.Tooltip += " — " + ll
+	}
 
 	items := []Item{{Title: line, Tooltip: tip}, toggle(st), {Separator: true}, {Title: TitleRecent}}
 	var boots []api.BootSummary
@@ -89,6 +95,7 @@ func Build(st State) Menu {
 	items = append(items, notice,
 		Item{Title: TitleOpenData, Tooltip: dataDir, Enabled: dataDir != "", Action: Action{Kind: OpenDataFolder, Path: dataDir}},
 		Item{Title: TitleShowLogs, Tooltip: "The pixie service's log", Enabled: true, Action: Action{Kind: ShowLogs}},
+		loginItem(st.LoginItem),
 		Item{
 			Title:   TitleInstallService,
 			Tooltip: "Install pixie as a system service that starts at boot (asks for an administrator password)",
@@ -99,6 +106,18 @@ func Build(st State) Menu {
 	)
 	m.Items = items
 	return m
+}
+
+// loginItem is the "Start at login" toggle, checked while the menu starts
+// at login; like toggle, its action is the change a click makes.
+func loginItem(li LoginItemState) Item {
+	it := Item{Title: TitleLoginItem, Checkable: true, Enabled: true, Hidden: !li.Known, Checked: li.On}
+	if li.On {
+		it.Tooltip, it.Action = "pixie's menu starts when you log in: click to stop that (this menu keeps running)", Action{Kind: LoginItemOff}
+	} else {
+		it.Tooltip, it.Action = "Start pixie's menu when you log in", Action{Kind: LoginItemOn}
+	}
+	return it
 }
 
 // toggle is the pause/resume item: checked while pixie offers network boot.
@@ -153,9 +172,9 @@ func StatusLine(st State) (line, tooltip string) {
 	case !s.Serving:
 		return "Not serving", "The pixie service runs but its boot servers are down: see Show logs"
 	case where == "":
-		return "Serving", s.BootURL
+		return "Serving", join(" · ", s.BootURL, s.LinkLayerShort())
 	}
-	return "Serving on " + where, join(" · ", s.BootURL, versionTip(s.Version))
+	return "Serving on " + where, join(" · ", s.BootURL, s.LinkLayerShort(), versionTip(s.Version))
 }
 
 func versionTip(v string) string {

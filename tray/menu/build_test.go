@@ -253,6 +253,8 @@ func TestStatusLine(t *testing.T) {
 	}{
 		{"serving", State{Status: serving()}, "Serving on en5 · 10.2.0.200", "http://10.2.0.200:8080/boot.ipxe · pixie v1"},
 		{"serving, address only", State{Status: api.Status{Serving: true, Address: "10.2.0.200"}}, "Serving on 10.2.0.200", ""},
+		{"serving beside launchd's bootpd", State{Status: linkLayer(serving())}, "Serving on en5 · 10.2.0.200",
+			"http://10.2.0.200:8080/boot.ipxe · proxyDHCP over the link layer (port 67 is held by PID 1 (launchd)) · pixie v1"},
 		{"serving, nothing known", State{Status: api.Status{Serving: true}}, "Serving", ""},
 		{"paused", State{Status: api.Status{Serving: true, Paused: true, Interface: "en5", Address: "10.2.0.200"}}, "Paused", "Network boot is paused (en5 · 10.2.0.200)"},
 		{"not running", State{Err: notRunning()}, "Service not running", notRunning().Error()},
@@ -266,6 +268,71 @@ func TestStatusLine(t *testing.T) {
 		if line != tt.line || tip != tt.tip {
 			t.Errorf("%s: StatusLine = %q, %q; want %q, %q", tt.name, line, tip, tt.line, tt.tip)
 		}
+	}
+}
+
+// linkLayer is st with port 67 held by launchd (Internet Sharing), pixie
+// answering over BPF.
+func linkLayer(st api.Status) api.Status {
+	st.DHCPLinkLayer = "proxyDHCP over the link layer: port 67 is held by PID 1 (launchd), for bootpd: Internet Sharing or a VM app's shared network"
+	return st
+}
+
+// The menu-bar icon's tooltip says when proxyDHCP runs over the link
+// layer and why; the menu keeps its shape (no item comes or goes).
+func TestTooltipLinkLayer(t *testing.T) {
+	plain := Build(State{Status: serving(), Profiles: profiles(), Now: now})
+	ll := Build(State{Status: linkLayer(serving()), Profiles: profiles(), Now: now})
+	if want := "pixie: Serving on en5 · 10.2.0.200 — proxyDHCP over the link layer (port 67 is held by PID 1 (launchd))"; ll.Tooltip != want {
+		t.Errorf("tooltip %q, want %q", ll.Tooltip, want)
+	}
+	if strings.Contains(plain.Tooltip, "link layer") {
+		t.Errorf("tooltip over UDP sockets: %q", plain.Tooltip)
+	}
+	if !SameShape(plain.Items, ll.Items) {
+		t.Error("the link-layer note changed the menu's shape")
+	}
+	pausedLL := linkLayer(serving())
+	pausedLL.Paused = true
+	if m := Build(State{Status: pausedLL, Profiles: profiles(), Now: now}); strings.Contains(m.Tooltip, "link layer") {
+		t.Errorf("paused tooltip %q mentions the link layer", m.Tooltip)
+	}
+}
+
+// The "Start at login" toggle is hidden where there is no login item, and
+// otherwise checked while it is on, its action the change a click makes.
+func TestLoginItemToggle(t *testing.T) {
+	find := func(m Menu) Item {
+		for _, it := range m.Items {
+			if it.Title == TitleLoginItem {
+				return it
+			}
+		}
+		t.Fatalf("no %q item", TitleLoginItem)
+		return Item{}
+	}
+	base := State{Status: serving(), Profiles: profiles(), Now: now}
+	none := Build(base)
+	if it := find(none); !it.Hidden {
+		t.Errorf("toggle shown without a login item: %+v", it)
+	}
+	off, on := base, base
+	off.LoginItem = LoginItemState{Known: true}
+	on.LoginItem = LoginItemState{Known: true, On: true}
+	mOff, mOn := Build(off), Build(on)
+	if it := find(mOff); it.Hidden || it.Checked || !it.Checkable || it.Action.Kind != LoginItemOn {
+		t.Errorf("off: %+v", it)
+	}
+	if it := find(mOn); it.Hidden || !it.Checked || it.Action.Kind != LoginItemOff {
+		t.Errorf("on: %+v", it)
+	}
+	if !SameShape(none.Items, mOff.Items) || !SameShape(mOff.Items, mOn.Items) {
+		t.Error("the toggle changed the menu's shape")
+	}
+	// It works while the daemon is down too: it is about this app.
+	down := Build(State{Err: notRunning(), LoginItem: LoginItemState{Known: true}, Now: now})
+	if it := find(down); it.Hidden || !it.Enabled {
+		t.Errorf("daemon down: %+v", it)
 	}
 }
 

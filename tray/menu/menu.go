@@ -38,6 +38,9 @@ type State struct {
 	// ServiceInstalled says whether pixie runs as a system service; when
 	// it does not, the menu offers to install it.
 	ServiceInstalled bool
+	// LoginItem is the "Start at login" toggle: hidden unless Known (no
+	// login item on this OS, or run as root).
+	LoginItem LoginItemState
 	// DataDir is where the data folder is when the daemon cannot say
 	// (Status.DataDir wins when known).
 	DataDir string
@@ -46,6 +49,12 @@ type State struct {
 	// Notice is the last failed action, shown until NoticeAt+NoticeFor.
 	Notice   string
 	NoticeAt time.Time
+}
+
+// LoginItemState is whether the menu starts at the user's login.
+type LoginItemState struct {
+	Known bool
+	On    bool
 }
 
 // Menu is what the tray shows: its items, which icon, and the icon's
@@ -87,6 +96,8 @@ const (
 	ShowLogs            // show the daemon's log
 	InstallService      // install pixie as a system service (asks for a password)
 	Quit                // end the tray app (the daemon keeps running)
+	LoginItemOn         // start this menu at the user's login from now on
+	LoginItemOff        // stop starting it at login
 )
 
 func (k Kind) String() string {
@@ -113,6 +124,10 @@ func (k Kind) String() string {
 		return "install-service"
 	case Quit:
 		return "quit"
+	case LoginItemOn:
+		return "login-item-on"
+	case LoginItemOff:
+		return "login-item-off"
 	}
 	return "kind(" + strconv.Itoa(int(k)) + ")"
 }
