@@ -315,8 +315,8 @@ done
 awk -F: '$3 >= 1000 { print "PIXIE-E2E-IGN-USER=" $1 " uid=" $3 " home=" $6 }' /sysroot/etc/passwd
 for u in $(awk -F: '$3 >= 1000 { print $1 }' /sysroot/etc/passwd); do
 	home=$(awk -F: -v u="$u" '$1 == u { print $6 }' /sysroot/etc/passwd)
-	for k in /sysroot$home/.ssh/authorized_keys /sysroot$home/.ssh/authorized_keys.d/*; do
-		[ -f "$k" ] || continue
+	[ -d "/sysroot$home/.ssh" ] || continue
+	for k in $(find "/sysroot$home/.ssh" -type f | sort); do
 		grep -v '^#' "$k" | grep . | sed "s|^|PIXIE-E2E-IGN-SSHKEY=$u |"
 	done
 done

@@ -15,10 +15,10 @@ const (
 	Virtio NIC = "virtio"
 	// E1000E is an Intel 82574 (QEMU's e1000e). OVMF has no driver for
 	// it, so the card keeps its iPXE option ROM (efi-e1000e.rom from
-	// ipxe-qemu), whose UEFI driver gives OVMF the network interface its
-	// PXE client runs on. A loader booted from there uses that driver
-	// (snponly.efi) or brings its own (ipxe.efi's intel driver); Linux
-	// uses the e1000e module (IgnitionInitrdModules).
+	// ipxe-qemu): under OVMF and SeaBIOS alike that ROM's iPXE, with its
+	// own intel driver, is what network-boots, so the first DISCOVER is
+	// already iPXE's (user class iPXE) and no TFTP loader is fetched.
+	// Linux then uses the e1000e module (IgnitionInitrdModules).
 	E1000E NIC = "e1000e"
 )
 
