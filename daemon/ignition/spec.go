@@ -52,24 +52,49 @@ func specMinor(s string) (int64, error) {
 
 // SpecFor is the newest Ignition spec a profile's machines read: the
 // profile's own setting when it has one, else what pixie knows of the OS
-// kind's Ignition. "" means no limit (pixie's newest, 3.5.0) and is what
-// pixie answers where it does not know: a generic OS's Ignition could be
-// anything, so its profile should say.
-func SpecFor(os, profileSpec string) string {
+// kind's Ignition, and of the image's release when the kernel is a pulled
+// image's (kernel is the profile's kernel reference). "" means no limit
+// (pixie's newest, 3.5.0) and is what pixie answers where it does not
+// know: a generic OS's Ignition could be anything, so its profile should
+// say.
+func SpecFor(os, profileSpec, kernel string) string {
 	if profileSpec != "" {
 		return profileSpec
 	}
 	switch os {
 	case "fedora-coreos":
-		// Fedora CoreOS ships the newest Ignition (2.20 and later read
-		// 3.5.0, what Butane fcos 1.6 produces).
-		return "3.5.0"
+		return fcosSpec(kernel)
 	case "flatcar":
 		// Butane's newest flatcar variant (1.1) produces 3.4.0, the spec
 		// Flatcar's Ignition is documented to read.
 		return "3.4.0"
 	}
 	return ""
+}
+
+// fcosSpec is the spec a Fedora CoreOS release's Ignition reads, from the
+// Fedora release of a pulled image ("fedora-coreos/STREAM/ARCH/VERSION/...",
+// VERSION like 41.20241027.3.0): Ignition 2.20 (spec 3.5.0) from Fedora
+// CoreOS 41, 2.15 (3.4.0) from 38, 3.3.0 before. Where the kernel is not a
+// pulled image the release is unknown, and the current one (3.5.0) is
+// assumed; a profile for an older image can say --ignition-spec. When in
+// doubt the older spec is the safe side: a config served at it is read by
+// every newer Ignition too.
+func fcosSpec(kernel string) string {
+	parts := strings.Split(kernel, "/")
+	if len(parts) < 5 || parts[0] != "fedora-coreos" {
+		return "3.5.0"
+	}
+	major, err := strconv.Atoi(strings.SplitN(parts[3], ".", 2)[0])
+	switch {
+	case err != nil:
+		return "3.5.0"
+	case major >= 41:
+		return "3.5.0"
+	case major >= 38:
+		return "3.4.0"
+	}
+	return "3.3.0"
 }
 
 // FitSpec returns raw, an Ignition config pixie rendered, at a spec

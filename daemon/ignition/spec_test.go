@@ -32,16 +32,23 @@ func TestNormalizeSpec(t *testing.T) {
 }
 
 func TestSpecFor(t *testing.T) {
-	for _, tc := range []struct{ os, profile, want string }{
-		{"generic", "", ""},
-		{"generic", "3.3.0", "3.3.0"},
-		{"fedora-coreos", "", "3.5.0"},
-		{"fedora-coreos", "3.4.0", "3.4.0"},
-		{"flatcar", "", "3.4.0"},
-		{"container-linux", "", ""},
+	for _, tc := range []struct{ os, profile, kernel, want string }{
+		{"generic", "", "vmlinuz", ""},
+		{"generic", "3.3.0", "vmlinuz", "3.3.0"},
+		{"fedora-coreos", "", "fcos/kernel", "3.5.0"},
+		{"fedora-coreos", "", "http://mirror.example/fcos/kernel", "3.5.0"},
+		{"fedora-coreos", "", "fedora-coreos/stable/x86_64/43.20251110.3.1/kernel", "3.5.0"},
+		{"fedora-coreos", "", "fedora-coreos/stable/x86_64/41.20241027.3.0/kernel", "3.5.0"},
+		{"fedora-coreos", "", "fedora-coreos/stable/x86_64/40.20240920.3.0/kernel", "3.4.0"},
+		{"fedora-coreos", "", "fedora-coreos/stable/x86_64/38.20230609.3.0/kernel", "3.4.0"},
+		{"fedora-coreos", "", "fedora-coreos/stable/x86_64/37.20230303.3.0/kernel", "3.3.0"},
+		{"fedora-coreos", "", "fedora-coreos/stable/x86_64/x.y/kernel", "3.5.0"},
+		{"fedora-coreos", "3.4.0", "fedora-coreos/stable/x86_64/37.20230303.3.0/kernel", "3.4.0"},
+		{"flatcar", "", "flatcar/stable/amd64/4459.1.0/flatcar_production_pxe.vmlinuz", "3.4.0"},
+		{"container-linux", "", "coreos_production_pxe.vmlinuz", ""},
 	} {
-		if got := SpecFor(tc.os, tc.profile); got != tc.want {
-			t.Errorf("SpecFor(%q, %q) = %q, want %q", tc.os, tc.profile, got, tc.want)
+		if got := SpecFor(tc.os, tc.profile, tc.kernel); got != tc.want {
+			t.Errorf("SpecFor(%q, %q, %q) = %q, want %q", tc.os, tc.profile, tc.kernel, got, tc.want)
 		}
 	}
 }

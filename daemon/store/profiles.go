@@ -118,7 +118,7 @@ func (p *Profile) Validate() error {
 		// Translated and validated with the coreos libraries (with sample
 		// values for the template), so a broken config is refused here
 		// rather than served.
-		if err := ignition.CheckSpec(p.Ignition, p.OS, ignition.SpecFor(p.OS, p.IgnitionSpec)); err != nil {
+		if err := ignition.CheckSpec(p.Ignition, p.OS, ignition.SpecFor(p.OS, p.IgnitionSpec, p.Kernel)); err != nil {
 			return fmt.Errorf("%w: profile %s: %v", ErrInvalid, p.Name, err)
 		}
 	}
