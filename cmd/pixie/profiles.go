@@ -129,6 +129,7 @@ type profileFlags struct {
 	os           string
 	description  string
 	phoneHome    string
+	ignitionSpec string
 	vars         []string // NAME=VALUE
 	unsetVars    []string // edit only
 }
@@ -147,6 +148,7 @@ func (pf *profileFlags) register(f *pflag.FlagSet, edit bool) {
 	f.StringVar(&pf.os, "os", defOS, "`OS` kind: generic, fedora-coreos, flatcar or container-linux")
 	f.StringVar(&pf.description, "description", "", "a `TEXT` saying what the profile is for")
 	f.StringVar(&pf.phoneHome, "phone-home", "", "where the booted OS reports it is up ({{.PhoneHomeURL}}): `URL` (a template like --args), default (pixie's own /phone-home, which records the booted stage; the default) or none")
+	f.StringVar(&pf.ignitionSpec, "ignition-spec", "", "the newest Ignition spec `VERSION` the OS reads (e.g. 3.3.0 for Ignition 2.14): configs are served at it or refused; empty: from --os")
 	f.StringArrayVar(&pf.vars, "var", nil, "set a template variable {{.Vars.NAME}}, `NAME=VALUE` (repeatable; a machine's own variable of the same name wins)")
 	if edit {
 		f.BoolVar(&pf.clearInitrds, "clear-initrds", false, "remove all initrds")
@@ -211,6 +213,7 @@ func (pf *profileFlags) apply(f *pflag.FlagSet, ignition string, p *api.Profile)
 	set("description", func() { p.Description = pf.description })
 	set("ignition", func() { p.Ignition = ignition })
 	set("phone-home", func() { p.PhoneHome = pf.phoneHome })
+	set("ignition-spec", func() { p.IgnitionSpec = pf.ignitionSpec })
 	for _, kv := range pf.vars {
 		k, v, _ := strings.Cut(kv, "=")
 		if p.Vars == nil {
@@ -376,7 +379,7 @@ disk, consoles, extra arguments) unless --mode, --install-dev, --console or
 				f.Set("ignition", butane)
 			}
 			changed := false
-			for _, n := range append([]string{"kernel", "initrd", "clear-initrds", "args", "ignition", "os", "description", "phone-home", "var", "unset-var"}, osFlagNames...) {
+			for _, n := range append([]string{"kernel", "initrd", "clear-initrds", "args", "ignition", "os", "description", "phone-home", "ignition-spec", "var", "unset-var"}, osFlagNames...) {
 				changed = changed || f.Changed(n)
 			}
 			if !changed {
@@ -457,10 +460,20 @@ func profileExtraFields(p api.Profile) [][2]string {
 	if p.PhoneHome != "" {
 		out = append(out, [2]string{"phone-home", phoneHomeText(p.PhoneHome)})
 	}
+	if p.IgnitionSpec != "" {
+		out = append(out, [2]string{"ign-spec", ignitionSpecText(p)})
+	}
 	if len(p.Vars) > 0 {
 		out = append(out, [2]string{"vars", varsText(p.Vars)})
 	}
 	return out
+}
+
+// ignitionSpecText says what a profile's Ignition spec does, for
+// `profiles show` (shown only when the profile sets one: otherwise the
+// OS kind decides, see ignition.SpecFor).
+func ignitionSpecText(p api.Profile) string {
+	return p.IgnitionSpec + " (configs are served at this Ignition spec, or refused)"
 }
 
 // phoneHomeText says what a profile's phone-home setting does, for

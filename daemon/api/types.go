@@ -18,6 +18,10 @@ type Profile struct {
 	// /phone-home endpoint, which records the final "booted" stage;
 	// "none"; or an http(s) URL template ({{.MAC}}, {{.Hostname}}, ...).
 	PhoneHome string `json:"phone_home,omitempty"`
+	// IgnitionSpec is the newest Ignition spec the profile's OS reads
+	// ("3.3.0"): pixie serves configs at that version or refuses them.
+	// Empty: what pixie knows of the OS kind.
+	IgnitionSpec string `json:"ignition_spec,omitempty"`
 	// Vars are the profile's template variables ({{.Vars.NAME}}); a
 	// machine's own variables of the same name win.
 	Vars      map[string]string `json:"vars,omitempty"`

@@ -13,7 +13,7 @@ func apiProfile(p store.Profile) api.Profile {
 	return api.Profile{
 		Name: p.Name, Description: p.Description, OS: p.OS,
 		Kernel: p.Kernel, Initrds: p.Initrds, Args: p.Args, Ignition: p.Ignition,
-		PhoneHome: p.PhoneHome, Vars: p.Vars,
+		PhoneHome: p.PhoneHome, IgnitionSpec: p.IgnitionSpec, Vars: p.Vars,
 		CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
 	}
 }
@@ -23,7 +23,7 @@ func storeProfile(p api.Profile) store.Profile {
 	return store.Profile{
 		Name: p.Name, Description: p.Description, OS: p.OS,
 		Kernel: p.Kernel, Initrds: p.Initrds, Args: p.Args, Ignition: p.Ignition,
-		PhoneHome: p.PhoneHome, Vars: p.Vars,
+		PhoneHome: p.PhoneHome, IgnitionSpec: p.IgnitionSpec, Vars: p.Vars,
 	}
 }
 

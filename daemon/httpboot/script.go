@@ -354,5 +354,10 @@ func RenderIgnition(plan store.BootPlan, r Request) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("profile %s: %w", plan.Profile.Name, err)
 	}
+	// Served at the spec the machine's Ignition reads, or not at all: a
+	// machine overlay can need a newer spec than the profile's config.
+	if out, err = ignition.FitSpec(out, ignition.SpecFor(plan.Profile.OS, plan.Profile.IgnitionSpec, plan.Profile.Kernel)); err != nil {
+		return nil, fmt.Errorf("profile %s: %w", plan.Profile.Name, err)
+	}
 	return out, nil
 }

@@ -132,7 +132,11 @@ func parseTemplate(name, src string, missing string) (*template.Template, error)
 // a template, and render with sample values into a config the libraries
 // accept. Machine-specific values that break a config are caught again
 // when it is rendered for that machine.
-func Check(src, os string) error {
+func Check(src, os string) error { return CheckSpec(src, os, "") }
+
+// CheckSpec is Check for an OS whose Ignition reads up to spec (see
+// FitSpec): the sample rendering must also fit that spec.
+func CheckSpec(src, os, spec string) error {
 	f := Detect(src)
 	if f == FormatNone {
 		return nil
@@ -145,7 +149,11 @@ func Check(src, os string) error {
 	if err != nil {
 		return fmt.Errorf("config template: %v", err)
 	}
-	_, err = finish(f, out, os)
+	res, err := finish(f, out, os)
+	if err != nil {
+		return err
+	}
+	_, err = FitSpec(res, spec)
 	return err
 }
 

@@ -34,6 +34,11 @@ type Profile struct {
 	// stage; PhoneHomeNone; or an http(s) URL template like the kernel
 	// arguments.
 	PhoneHome string `json:"phone_home,omitempty"`
+	// IgnitionSpec is the newest Ignition spec version the profile's OS
+	// reads ("3.3.0"): configs are served at that version or refused (see
+	// ignition.FitSpec). Empty: what pixie knows of the OS kind
+	// (ignition.SpecFor).
+	IgnitionSpec string `json:"ignition_spec,omitempty"`
 	// Vars are the profile's template variables; a machine's own
 	// variables of the same name win.
 	Vars      map[string]string `json:"vars,omitempty"`
@@ -104,11 +109,16 @@ func (p *Profile) Validate() error {
 	if err := validVars(p.Vars); err != nil {
 		return fmt.Errorf("%w: profile %s: %v", ErrInvalid, p.Name, err)
 	}
+	spec, err := ignition.NormalizeSpec(p.IgnitionSpec)
+	if err != nil {
+		return fmt.Errorf("%w: profile %s: %v", ErrInvalid, p.Name, err)
+	}
+	p.IgnitionSpec = spec
 	if strings.TrimSpace(p.Ignition) != "" {
 		// Translated and validated with the coreos libraries (with sample
 		// values for the template), so a broken config is refused here
 		// rather than served.
-		if err := ignition.Check(p.Ignition, p.OS); err != nil {
+		if err := ignition.CheckSpec(p.Ignition, p.OS, ignition.SpecFor(p.OS, p.IgnitionSpec, p.Kernel)); err != nil {
 			return fmt.Errorf("%w: profile %s: %v", ErrInvalid, p.Name, err)
 		}
 	}
@@ -166,13 +176,13 @@ func validAssetRef(ref string) error {
 	return nil
 }
 
-const profileCols = `name, description, os, kernel, initrds, args, ignition, phone_home, vars, created_at, updated_at`
+const profileCols = `name, description, os, kernel, initrds, args, ignition, phone_home, ignition_spec, vars, created_at, updated_at`
 
 func scanProfile(row interface{ Scan(...any) error }) (Profile, error) {
 	var p Profile
 	var initrds, vars string
 	var created, updated int64
-	if err := row.Scan(&p.Name, &p.Description, &p.OS, &p.Kernel, &initrds, &p.Args, &p.Ignition, &p.PhoneHome, &vars, &created, &updated); err != nil {
+	if err := row.Scan(&p.Name, &p.Description, &p.OS, &p.Kernel, &initrds, &p.Args, &p.Ignition, &p.PhoneHome, &p.IgnitionSpec, &vars, &created, &updated); err != nil {
 		return p, err
 	}
 	if err := json.Unmarshal([]byte(initrds), &p.Initrds); err != nil {
@@ -224,8 +234,8 @@ func (s *Store) CreateProfile(ctx context.Context, p Profile) (Profile, error) {
 	initrds, _ := json.Marshal(p.Initrds)
 	vars := marshalVars(p.Vars)
 	now := time.Now().UTC()
-	_, err := s.db.ExecContext(ctx, `INSERT INTO profiles(`+profileCols+`) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		p.Name, p.Description, p.OS, p.Kernel, string(initrds), p.Args, p.Ignition, p.PhoneHome, vars, now.UnixNano(), now.UnixNano())
+	_, err := s.db.ExecContext(ctx, `INSERT INTO profiles(`+profileCols+`) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		p.Name, p.Description, p.OS, p.Kernel, string(initrds), p.Args, p.Ignition, p.PhoneHome, p.IgnitionSpec, vars, now.UnixNano(), now.UnixNano())
 	if isConstraint(err) {
 		return p, fmt.Errorf("profile %q: %w", p.Name, ErrExists)
 	}
@@ -244,8 +254,8 @@ func (s *Store) UpdateProfile(ctx context.Context, p Profile) (Profile, error) {
 		p.Initrds = []string{}
 	}
 	initrds, _ := json.Marshal(p.Initrds)
-	res, err := s.db.ExecContext(ctx, `UPDATE profiles SET description = ?, os = ?, kernel = ?, initrds = ?, args = ?, ignition = ?, phone_home = ?, vars = ?, updated_at = ? WHERE name = ?`,
-		p.Description, p.OS, p.Kernel, string(initrds), p.Args, p.Ignition, p.PhoneHome, marshalVars(p.Vars), time.Now().UnixNano(), p.Name)
+	res, err := s.db.ExecContext(ctx, `UPDATE profiles SET description = ?, os = ?, kernel = ?, initrds = ?, args = ?, ignition = ?, phone_home = ?, ignition_spec = ?, vars = ?, updated_at = ? WHERE name = ?`,
+		p.Description, p.OS, p.Kernel, string(initrds), p.Args, p.Ignition, p.PhoneHome, p.IgnitionSpec, marshalVars(p.Vars), time.Now().UnixNano(), p.Name)
 	if err != nil {
 		return p, diskFull(err)
 	}

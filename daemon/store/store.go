@@ -236,6 +236,11 @@ ALTER TABLE machines ADD COLUMN loader_step TEXT NOT NULL DEFAULT '';
 ALTER TABLE machines ADD COLUMN loader_reason TEXT NOT NULL DEFAULT '';
 ALTER TABLE machines ADD COLUMN loader_step_at INTEGER NOT NULL DEFAULT 0;
 `,
+	// 5: the newest Ignition spec a profile's OS reads ('' : from its OS
+	// kind).
+	`
+ALTER TABLE profiles ADD COLUMN ignition_spec TEXT NOT NULL DEFAULT '';
+`,
 }
 
 // seed is what a brand-new database starts with: the default profile, so a

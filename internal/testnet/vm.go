@@ -37,6 +37,7 @@ type VMOptions struct {
 	Firmware Firmware // required
 	MAC      string   // required: a fixed MAC, e.g. "52:54:00:77:00:01"
 	Tap      string   // required: from LAN.AddTap, one VM per tap at a time
+	NIC      NIC      // default Virtio
 
 	MemoryMB int           // default 512
 	Timeout  time.Duration // default DefaultVMTimeout
@@ -150,7 +151,7 @@ func QEMUArgs(opts VMOptions, serialLog, varsCopy string) ([]string, error) {
 		"-netdev", "tap,id=n0,ifname=" + opts.Tap + ",script=no,downscript=no",
 	}
 	switch opts.Firmware {
-	case UEFI:
+	case UEFI, UEFIHTTP:
 		code, _, err := OVMF()
 		if err != nil {
 			return nil, err
@@ -159,9 +160,16 @@ func QEMUArgs(opts VMOptions, serialLog, varsCopy string) ([]string, error) {
 			"-machine", "q35",
 			"-drive", "if=pflash,format=raw,unit=0,readonly=on,file="+qemuEscape(code),
 			"-drive", "if=pflash,format=raw,unit=1,file="+qemuEscape(varsCopy),
-			// romfile= empty: no iPXE ROM, so OVMF's native PXE runs.
-			"-device", "virtio-net-pci,netdev=n0,mac="+opts.MAC+",romfile=",
 		)
+		// For virtio romfile= empty: no iPXE ROM, so OVMF's native PXE runs.
+		nic, err := nicArgs(opts, true)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, nic...)
+		if opts.Firmware == UEFIHTTP {
+			args = append(args, httpBootOnly()...)
+		}
 	case UEFISecureBoot:
 		sb, err := secureBootArgs(opts, varsCopy)
 		if err != nil {
@@ -216,7 +224,7 @@ func (l *LAN) RunVM(ctx context.Context, opts VMOptions) (*VMResult, error) {
 	}
 	serial := filepath.Join(dir, "serial.log")
 	vars := filepath.Join(dir, "OVMF_VARS.fd")
-	if opts.Firmware == UEFI || opts.Firmware == UEFISecureBoot {
+	if opts.Firmware == UEFI || opts.Firmware == UEFIHTTP || opts.Firmware == UEFISecureBoot {
 		_, tmpl, err := OVMF()
 		if opts.Firmware == UEFISecureBoot {
 			_, tmpl, err = OVMFSecureBoot()

@@ -7,7 +7,7 @@
 set -euo pipefail
 
 pkgs=(iproute2 qemu-system-x86 ovmf ipxe ipxe-qemu dnsmasq busybox-static tftp-hpa
-      curl cpio kmod linux-image-amd64 gcc dbus-daemon systemd xz-utils)
+      curl cpio kmod linux-image-amd64 gcc dbus-daemon systemd xz-utils ignition)
 # Debian's signed shim and GRUB (Secure Boot test), unpacked rather than
 # installed: their maintainer scripts expect an EFI system.
 loaders=/var/cache/pixie-test/loaders
