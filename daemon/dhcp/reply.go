@@ -242,9 +242,20 @@ func Reply(req *dhcpv4.DHCPv4, svc Service, cfg ReplyConfig) (*dhcpv4.DHCPv4, De
 		return ignore(ReasonUnsupportedMessageType)
 	}
 
+	if reason := bootFields(req, vendorClass, cfg, &d); reason != "" {
+		return ignore(reason)
+	}
+	return buildReply(req, d, cfg), d
+}
+
+// bootFields fills in d's architecture and boot file for a boot client
+// whose vendor class is vendorClass: the PXE half of an answer, shared by
+// proxy replies and full-DHCP replies. It returns the reason the client
+// cannot be served, empty when it can.
+func bootFields(req *dhcpv4.DHCPv4, vendorClass string, cfg ReplyConfig, d *Decision) string {
 	arch, reason := clientArch(req, vendorClass)
 	if reason != "" {
-		return ignore(reason)
+		return reason
 	}
 	d.Arch = ArchName(arch)
 	d.IPXE = isIPXE(req)
@@ -258,19 +269,19 @@ func Reply(req *dhcpv4.DHCPv4, svc Service, cfg ReplyConfig) (*dhcpv4.DHCPv4, De
 		// again, or it would chainload itself forever.
 		d.BootFile = cfg.url(ScriptPath)
 	default:
-		name, ok := firmwareFor(arch, cfg, &d)
+		name, ok := firmwareFor(arch, cfg, d)
 		if !ok {
-			return ignore(ReasonUnsupportedArch)
+			return ReasonUnsupportedArch
 		}
 		if name == "" || cfg.Firmware == nil || !cfg.Firmware.Has(name) {
-			return ignore(ReasonNoFirmware + ":" + d.Arch)
+			return ReasonNoFirmware + ":" + d.Arch
 		}
 		d.BootFile = name
 		if d.Class == ClassHTTP {
 			d.BootFile = cfg.url(FirmwarePath + name)
 		}
 	}
-	return buildReply(req, d, cfg), d
+	return ""
 }
 
 // clientArch returns the client's architecture from option 93, or from the
