@@ -40,11 +40,11 @@ type Machine struct {
 	// (`pixie machines set MAC --ip`); Gateway and DNS go with it. In
 	// full-DHCP mode the MAC always gets it; in proxy mode pixie writes it
 	// into the boot. No two machines may reserve the same address.
-	IP           string    `json:"ip,omitempty"`
-	Gateway      string    `json:"gateway,omitempty"`
-	DNS          []string  `json:"dns,omitempty"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	IP        string    `json:"ip,omitempty"`
+	Gateway   string    `json:"gateway,omitempty"`
+	DNS       []string  `json:"dns,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 var (
