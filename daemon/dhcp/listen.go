@@ -66,6 +66,13 @@ func (s *Server) Listen() error {
 		return err
 	}
 	s.portHeld = dhcpSock.link != nil && !s.cfg.LinkLayer
+	if s.portHeld && s.full != nil {
+		// Whatever holds port 67 on this host is a DHCP server on the
+		// same link: handing out addresses beside it is what full mode
+		// must never do.
+		dhcpSock.close()
+		return fmt.Errorf("dhcp: full DHCP mode needs UDP port %d, and %s holds it: stop that DHCP server, or run pixie without --dhcp", s.cfg.DHCPPort, describeHolders(udpPortHolders(s.cfg.DHCPPort)))
+	}
 	pxeSock, pxeNote, err := s.listenService(s.cfg.PXEPort, false)
 	if err != nil {
 		dhcpSock.close()

@@ -82,6 +82,10 @@ type Deps struct {
 	// UEFI machine gets the bottom rung's file (snponly.efi, else ipxe.efi)
 	// and nothing steps.
 	Ladder *LadderBook
+	// Full, when set, is full-DHCP mode: port 67 hands out addresses from
+	// its pool to every client on the link (see DecideFull); port 4011
+	// stays proxyDHCP. Nil: proxy mode.
+	Full *FullMode
 }
 
 // Server is pixie's proxyDHCP server: it answers PXE and UEFI HTTP boot
@@ -96,6 +100,7 @@ type Server struct {
 	seen     func(net.HardwareAddr, net.IP)
 	repeats  *repeats
 	ladder   *LadderBook
+	full     *FullMode
 
 	// The sockets, once Listen has opened them.
 	dhcpSock, pxeSock socket
@@ -177,6 +182,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		repeats:  newRepeats(10*time.Second, time.Second, 4096),
 		seen:     deps.Seen,
 		ladder:   deps.Ladder,
+		full:     deps.Full,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -198,7 +204,11 @@ func (s *Server) Serve(ctx context.Context) error {
 		return err
 	}
 	dhcpSock, pxeSock := s.dhcpSock, s.pxeSock
-	s.log.Info("proxyDHCP serving", "interface", s.cfg.Interface, "server_ip", s.cfg.ServerIP,
+	mode := "proxyDHCP serving"
+	if s.full != nil {
+		mode = "full DHCP serving: handing out addresses from " + s.full.Pool().String()
+	}
+	s.log.Info(mode, "interface", s.cfg.Interface, "server_ip", s.cfg.ServerIP,
 		"dhcp_port", s.cfg.DHCPPort, "pxe_port", s.cfg.PXEPort, "link_layer", s.linkNote)
 	if s.linkNote != "" && s.events != nil {
 		s.events.Record(ctx, events.Event{Stage: events.StageServer, Detail: s.linkNote})
@@ -332,6 +342,8 @@ func sentCounter(svc Service, reply dhcpv4.MessageType) string {
 		return "dhcp.sent.dhcp-ack"
 	case svc == ServicePXE && reply == dhcpv4.MessageTypeAck:
 		return "dhcp.sent.pxe-ack"
+	case svc == ServiceDHCP && reply == dhcpv4.MessageTypeNak:
+		return "dhcp.sent.dhcp-nak"
 	}
 	return "dhcp.sent." + svc.String() + "-" + verb(reply)
 }
@@ -355,6 +367,8 @@ type pendingReply struct {
 	log  packetLog
 	d    Decision
 	ip   string
+	// detail, when set, is the boot event's detail instead of describe(d).
+	detail string
 }
 
 // decide processes one received packet: it counts and logs it and returns
@@ -382,6 +396,9 @@ func (s *Server) decide(ctx context.Context, svc Service, pkt []byte, src *net.U
 	}
 
 	paused := s.paused()
+	if svc == ServiceDHCP && s.full != nil {
+		return s.decideFull(ctx, req, src, buf, log, paused)
+	}
 	cfg := s.reply
 	var climbed ladderChoice
 	now := time.Now()
@@ -448,12 +465,16 @@ func (s *Server) answering(ctx context.Context, a pendingReply) {
 	}
 	a.log.answered(ctx, level, a)
 	if s.events != nil && record {
+		detail := a.detail
+		if detail == "" {
+			detail = describe(a.d)
+		}
 		s.events.Record(ctx, events.Event{
 			MAC:    a.log.mac,
 			IP:     a.ip,
 			Arch:   a.d.Arch,
 			Stage:  a.log.svc.Stage(),
-			Detail: describe(a.d),
+			Detail: detail,
 		})
 	}
 }
