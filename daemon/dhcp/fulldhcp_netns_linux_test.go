@@ -91,7 +91,9 @@ func TestFullDHCPInNamespace(t *testing.T) {
 	client := pxeClientConn(t, lan)
 	broadcast := &net.UDPAddr{IP: net.IPv4bcast, Port: dhcpv4.ServerPort}
 	pixie := net.ParseIP(testnet.ServerIP).To4()
-	xid := func(n byte) packet { return func(d *dhcpv4.DHCPv4) { d.TransactionID = dhcpv4.TransactionID{0x12, 0, 0, n}; d.SetBroadcast() } }
+	xid := func(n byte) packet {
+		return func(d *dhcpv4.DHCPv4) { d.TransactionID = dhcpv4.TransactionID{0x12, 0, 0, n}; d.SetBroadcast() }
+	}
 
 	// 1. A BIOS PXE ROM on a LAN with no other DHCP server: one offer
 	// carries its address and its boot file, with pixie as next server.
@@ -175,4 +177,3 @@ func TestFullDHCPInNamespace(t *testing.T) {
 		t.Logf("udhcpc bound %s", f[0])
 	})
 }
-
