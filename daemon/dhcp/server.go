@@ -86,6 +86,11 @@ type Deps struct {
 	// its pool to every client on the link (see DecideFull); port 4011
 	// stays proxyDHCP. Nil: proxy mode.
 	Full *FullMode
+	// NoAddress, if set, says why a proxy-mode client pixie offers a boot
+	// file gets no address from anyone (no DHCP server answered on the
+	// link); that is recorded as a boot event beside the offer. "" when
+	// the link has one.
+	NoAddress func() string
 }
 
 // Server is pixie's proxyDHCP server: it answers PXE and UEFI HTTP boot
@@ -101,6 +106,7 @@ type Server struct {
 	repeats  *repeats
 	ladder   *LadderBook
 	full     *FullMode
+	noAddr   func() string
 
 	// The sockets, once Listen has opened them.
 	dhcpSock, pxeSock socket
@@ -183,6 +189,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		seen:     deps.Seen,
 		ladder:   deps.Ladder,
 		full:     deps.Full,
+		noAddr:   deps.NoAddress,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -476,6 +483,11 @@ func (s *Server) answering(ctx context.Context, a pendingReply) {
 			Stage:  a.log.svc.Stage(),
 			Detail: detail,
 		})
+		if s.noAddr != nil && s.full == nil && a.log.svc == ServiceDHCP && a.d.Reply == dhcpv4.MessageTypeOffer {
+			if why := s.noAddr(); why != "" {
+				s.events.Record(ctx, events.Event{MAC: a.log.mac, Arch: a.d.Arch, Stage: events.StageDHCP, Detail: why})
+			}
+		}
 	}
 }
 

@@ -85,3 +85,19 @@ func sortByAddr(ls []Lease) {
 		return x.Compare(y)
 	})
 }
+
+// Full-DHCP settings keys (`pixie serve --dhcp ...`): each flag given is
+// stored, so the next start, or the service, serves the same way.
+const (
+	// SettingDHCPMode is "full" or "proxy" (the default).
+	SettingDHCPMode = "dhcp_mode"
+	// SettingDHCPRange is "FROM-TO", empty for the pool derived from the
+	// interface's subnet.
+	SettingDHCPRange = "dhcp_range"
+	// SettingDHCPLeaseTime is a Go duration.
+	SettingDHCPLeaseTime = "dhcp_lease_time"
+	// SettingDHCPRouter and SettingDHCPDNS are comma-separated IPv4
+	// addresses, empty for none.
+	SettingDHCPRouter = "dhcp_router"
+	SettingDHCPDNS    = "dhcp_dns"
+)
