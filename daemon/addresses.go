@@ -279,4 +279,3 @@ func rivalNames(rs []dhcp.Rival) string {
 	}
 	return fmt.Sprintf("%d DHCP servers (%v)", len(names), names)
 }
-
