@@ -79,6 +79,9 @@ service file under another directory (for building images and packages).`,
 			if s.EventsMaxAge, err = retentionFlags(s.EventsMax, eventsMaxAge); err != nil {
 				return err
 			}
+			if err := dhcpFlags(cmd.Flags(), &s); err != nil {
+				return err
+			}
 			spec, err := s.Spec(runtime.GOOS, exe)
 			if err != nil {
 				return usageError(err)
@@ -97,6 +100,7 @@ service file under another directory (for building images and packages).`,
 	f := cmd.Flags()
 	addServeFlags(f, &s, &eventsMaxAge)
 	f.BoolVar(&force, "force", false, "replace a pixie service installed with other flags")
+	f.BoolVar(&s.DHCPForce, "dhcp-force", false, "the service starts full DHCP mode even beside another DHCP server (`pixie serve --dhcp --force`)")
 	f.StringVar(&root, "root", "", "write the service file under `DIR` instead of installing it (no root needed; nothing is started)")
 	f.StringVar(&executable, "executable", "", "the pixie binary the service runs (default: this one)")
 	return cmd
