@@ -1,0 +1,234 @@
+package e2e
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/insomniacslk/dhcp/dhcpv4"
+
+	"github.com/pixie-boot/pixie/daemon/api"
+	"github.com/pixie-boot/pixie/internal/testnet"
+)
+
+// Full DHCP mode on a LAN whose router hands out no addresses: the case of
+// a laptop cabled straight to one machine, or an isolated lab switch.
+
+const (
+	macFullBIOS = "52:54:00:e2:f0:02"
+	macFullUEFI = "52:54:00:e2:f0:01"
+	// fullPool is the default pool on testnet.ServerIP/24: the upper half.
+	fullPool = "10.77.0.128-10.77.0.254"
+)
+
+// boundAddr is the address the test initrd's udhcpc bound, from its
+// PIXIE-E2E-DHCP-BOUND= line.
+func boundAddr(t *testing.T, res *testnet.VMResult) string {
+	t.Helper()
+	const marker = "PIXIE-E2E-DHCP-BOUND="
+	i := strings.LastIndex(res.Log, marker)
+	if i < 0 {
+		t.Fatalf("the VM's initrd printed no %s line:\n%s", marker, tail(cleanConsole(res.Log), 40))
+	}
+	v := res.Log[i+len(marker):]
+	if j := strings.IndexAny(v, "/ \r\n"); j >= 0 {
+		v = v[:j]
+	}
+	return v
+}
+
+// leaseOf is mac's lease in `pixie leases --json`.
+func leaseOf(t *testing.T, p *pixieLAN, mac string) (api.Lease, api.Leases) {
+	t.Helper()
+	var ls api.Leases
+	p.CLIJSON(t, &ls, "leases")
+	for _, l := range ls.Leases {
+		if l.MAC == mac {
+			return l, ls
+		}
+	}
+	return api.Lease{}, ls
+}
+
+// TestFullDHCPBootsRealFirmware: SeaBIOS (iPXE ROM) and OVMF (native PXE)
+// machines on a LAN with no other DHCP server get their address and boot
+// file from pixie in one reply, boot to the Ignition marker, and the
+// initrd's own DHCP client is given the same address. After a restart
+// (without --dhcp on the command line: the mode is stored) each MAC gets
+// its address again.
+func TestFullDHCPBootsRealFirmware(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots three VMs under TCG: not with -short")
+	}
+	testnet.RequireVM(t)
+	p := startPixieLAN(t, pixieOptions{WithOS: true, NoRouterDHCP: true, ServeArgs: []string{"--dhcp"}})
+	past := trackDaemons(t, p)
+	st := p.Status(t)
+	if st.DHCP.Mode != "full" || st.DHCP.Pool != fullPool || st.DHCP.PoolSize != 127 || st.DHCP.LeaseTime != "1h0m0s" {
+		t.Fatalf("pixie status DHCP: %+v, want full mode, pool %s of 127, leases of 1h", st.DHCP, fullPool)
+	}
+	if len(st.DHCP.Servers) != 0 || st.DHCP.Warning != "" {
+		t.Errorf("no other DHCP server is on the LAN, status says %+v", st.DHCP)
+	}
+	p.appendArgs(t, defaultProfile, "panic=5")
+	pool := netip.MustParsePrefix(testnet.ServerIP + "/24")
+	addrs := map[string]string{}
+
+	boot := func(t *testing.T, fw testnet.Firmware, mac string) string {
+		res, wall := p.Boot(context.Background(), t, fw, mac, nil)
+		t.Logf("%s boot with full DHCP: %s (wall %s)", fw, res, wall.Round(100*time.Millisecond))
+		bootedSHA(t, res)
+		ip := boundAddr(t, res)
+		if a, err := netip.ParseAddr(ip); err != nil || !pool.Contains(a) || u8(a) < 128 {
+			t.Fatalf("the initrd bound %q, not an address of pixie's pool %s", ip, fullPool)
+		}
+		l, ls := leaseOf(t, p, mac)
+		if l.IP != ip || l.State != "bound" {
+			t.Errorf("pixie leases: %s has %+v, want %s bound (all: %+v)", mac, l, ip, ls.Leases)
+		}
+		// The firmware's own DHCP got the same address as the initrd:
+		// every address reply pixie sent this MAC names it.
+		for _, e := range p.Timeline(t, mac) {
+			if e.Stage == "dhcp" && (strings.HasPrefix(e.Detail, "offer ") || strings.HasPrefix(e.Detail, "ack ")) {
+				if f := strings.Fields(e.Detail); len(f) < 2 || f[1] != ip {
+					t.Errorf("pixie answered %s with %q, not the address %s its initrd got", mac, e.Detail, ip)
+				}
+			}
+		}
+		return ip
+	}
+	t.Run("bios", func(t *testing.T) { addrs[macFullBIOS] = boot(t, testnet.BIOS, macFullBIOS) })
+	t.Run("uefi", func(t *testing.T) {
+		addrs[macFullUEFI] = boot(t, testnet.UEFI, macFullUEFI)
+		checkTimeline(t, p, macFullUEFI, 0, uefiStages, nil)
+	})
+	if addrs[macFullBIOS] != "" && addrs[macFullBIOS] == addrs[macFullUEFI] {
+		t.Errorf("both machines got %s", addrs[macFullBIOS])
+	}
+	t.Run("restart-keeps-lease", func(t *testing.T) {
+		if err := p.killDaemon(false, past); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.startDaemon(); err != nil { // no --dhcp: the stored mode
+			t.Fatal(err)
+		}
+		if m := p.Status(t).DHCP.Mode; m != "full" {
+			t.Fatalf("after a restart without --dhcp the mode is %q, want the stored full", m)
+		}
+		if got := boot(t, testnet.BIOS, macFullBIOS); got != addrs[macFullBIOS] {
+			t.Errorf("after a restart %s got %s, had %s", macFullBIOS, got, addrs[macFullBIOS])
+		}
+	})
+}
+
+func u8(a netip.Addr) byte { return a.As4()[3] }
+
+// serveOnce runs `pixie serve` in the server namespace and returns its
+// output when it exits by itself within d (ok false if it was still
+// running and had to be stopped). It runs as a person at a terminal, not
+// under a service manager.
+func serveOnce(t *testing.T, p *pixieLAN, d time.Duration, extra ...string) (string, bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	cmd := p.LAN.CommandContext(ctx, p.LAN.ServerNS, p.Bin, append(p.serveArgs(), extra...)...)
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return strings.HasPrefix(kv, "INVOCATION_ID=") || strings.HasPrefix(kv, "XPC_SERVICE_NAME=")
+	})
+	out, _ := cmd.CombinedOutput()
+	return string(out), ctx.Err() == nil
+}
+
+// TestFullDHCPRivalServer: beside another DHCP server (dnsmasq on the
+// router) `pixie serve --dhcp` refuses to start and says why; started
+// before that server appears, pixie stops handing out addresses once it
+// sees it, records a server event and says why in status, while the
+// addresses it already leased are still renewed.
+func TestFullDHCPRivalServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts pixie and dnsmasq in namespaces: not with -short")
+	}
+	testnet.RequireRoot(t)
+	p := startPixieLAN(t, pixieOptions{NoRouterDHCP: true, ServeArgs: []string{"--dhcp"}})
+	past := trackDaemons(t, p)
+	clientNS, err := p.LAN.AddClient("fclient", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newDHCPClient(t, p.LAN, clientNS)
+	pixie := net.ParseIP(testnet.ServerIP).To4()
+	router := net.ParseIP(testnet.RouterIP).To4()
+
+	// A plain (non-PXE) client gets an address: DISCOVER, REQUEST, ACK.
+	offers := c.exchange(t, dhcpv4.MessageTypeDiscover, nil, nil, 3*time.Second, pixie)
+	offer := from(offers, pixie)
+	if offer == nil || offer.MessageType() != dhcpv4.MessageTypeOffer || offer.YourIPAddr.IsUnspecified() {
+		t.Fatalf("no address offer from pixie: %v", summarize(offers))
+	}
+	leased := offer.YourIPAddr
+	acks := c.exchange(t, dhcpv4.MessageTypeRequest, nil, []dhcpv4.Modifier{dhcpv4.WithServerIP(pixie),
+		dhcpv4.WithOption(dhcpv4.OptServerIdentifier(pixie)), dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(leased))}, 3*time.Second, pixie)
+	if a := from(acks, pixie); a == nil || a.MessageType() != dhcpv4.MessageTypeAck || !a.YourIPAddr.Equal(leased) {
+		t.Fatalf("no ACK of %s: %v", leased, summarize(acks))
+	}
+
+	// The rival appears.
+	if _, err := p.LAN.StartRouterDHCP(); err != nil {
+		t.Fatal(err)
+	}
+	// A new client's DISCOVER: dnsmasq offers; pixie, seeing that offer,
+	// stops handing out addresses.
+	c.mac = net.HardwareAddr{0x52, 0x54, 0x00, 0xe2, 0xf1, 0x01}
+	c.exchange(t, dhcpv4.MessageTypeDiscover, nil, nil, 5*time.Second, router)
+	deadline := time.Now().Add(10 * time.Second)
+	var st api.Status
+	for {
+		st = p.Status(t)
+		if st.DHCP.Warning != "" || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if !strings.Contains(st.DHCP.Warning, "another DHCP server, "+testnet.RouterIP) || !strings.Contains(st.DHCP.Warning, "stopped handing out addresses") {
+		t.Fatalf("status after the rival appeared: %+v", st.DHCP)
+	}
+	if !strings.Contains(p.Daemon.Log(), "stopped handing out addresses") {
+		t.Errorf("pixie's log does not say it stopped handing out addresses")
+	}
+	c.mac = net.HardwareAddr{0x52, 0x54, 0x00, 0xe2, 0xf1, 0x02}
+	replies := c.exchange(t, dhcpv4.MessageTypeDiscover, nil, nil, 5*time.Second, router)
+	if r := from(replies, pixie); r != nil {
+		t.Errorf("pixie still offered an address beside the rival: %v", summarize(replies))
+	}
+	// The lease pixie gave before is still renewed (rebinding, broadcast).
+	c.mac = offer.ClientHWAddr
+	acks = c.exchange(t, dhcpv4.MessageTypeRequest, nil, []dhcpv4.Modifier{dhcpv4.WithClientIP(leased)}, 3*time.Second, pixie)
+	if a := from(acks, pixie); a == nil || a.MessageType() != dhcpv4.MessageTypeAck {
+		t.Errorf("pixie did not renew the lease it gave (%s) beside the rival: %v", leased, summarize(acks))
+	}
+
+	// Restarted now, pixie refuses to start beside the rival, and says so.
+	if err := p.killDaemon(false, past); err != nil {
+		t.Fatal(err)
+	}
+	out, exited := serveOnce(t, p, 60*time.Second)
+	if !exited || !strings.Contains(out, "another DHCP server answers on this link") || !strings.Contains(out, testnet.RouterIP) || !strings.Contains(out, "--force") {
+		t.Fatalf("pixie serve (stored --dhcp) beside dnsmasq: exited %v, output:\n%s", exited, tail(out, 30))
+	}
+	t.Logf("pixie refused to start: %s", lastLine(out))
+	// --force overrides, with a warning.
+	out, exited = serveOnce(t, p, 15*time.Second, "--force")
+	if exited || !strings.Contains(out, "because of --force") {
+		t.Errorf("pixie serve --force beside dnsmasq: exited %v, output:\n%s", exited, tail(out, 30))
+	}
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
