@@ -177,6 +177,25 @@ func TestFullDHCPRivalServer(t *testing.T) {
 		t.Fatalf("no ACK of %s: %v", leased, summarize(acks))
 	}
 
+	// A reservation: the MAC always gets its address. pixie's own address
+	// and the pool's are refused, saying which.
+	resMAC := net.HardwareAddr{0x52, 0x54, 0x00, 0xe2, 0xf1, 0x0e}
+	for _, bad := range []struct{ ip, why string }{
+		{testnet.ServerIP, "pixie's own address"},
+		{"10.77.0.140", "inside the DHCP pool " + fullPool},
+	} {
+		if out, err := p.CLI("machines", "set", resMAC.String(), "--ip", bad.ip); err == nil || !strings.Contains(err.Error(), bad.why) {
+			t.Errorf("reserving %s: %v\n%s", bad.ip, err, out)
+		}
+	}
+	p.MustCLI(t, "machines", "set", resMAC.String(), "--ip", "10.77.0.60/24", "--gateway", "10.77.0.1")
+	c.mac = resMAC
+	offers = c.exchange(t, dhcpv4.MessageTypeDiscover, nil, nil, 3*time.Second, pixie)
+	if o := from(offers, pixie); o == nil || o.YourIPAddr.String() != "10.77.0.60" || len(o.Router()) != 1 || o.Router()[0].String() != "10.77.0.1" {
+		t.Errorf("the reserved MAC was offered %v, want 10.77.0.60 via 10.77.0.1", summarize(offers))
+	}
+	c.mac = offer.ClientHWAddr
+
 	// The rival appears.
 	if _, err := p.LAN.StartRouterDHCP(); err != nil {
 		t.Fatal(err)
@@ -225,6 +244,82 @@ func TestFullDHCPRivalServer(t *testing.T) {
 	out, exited = serveOnce(t, p, 15*time.Second, "--force")
 	if exited || !strings.Contains(out, "because of --force") {
 		t.Errorf("pixie serve --force beside dnsmasq: exited %v, output:\n%s", exited, tail(out, 30))
+	}
+}
+
+// TestProxyReservationInBoot: in proxy mode pixie cannot hand out a
+// reserved address, so it writes it into the boot: the booted test initrd
+// prints the kernel command line it was given, with ip= and nameserver=.
+// (The OS network file in the Ignition config is covered, validated by the
+// Ignition library, in daemon/httpboot and daemon/ignition.)
+func TestProxyReservationInBoot(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots a VM under TCG: not with -short")
+	}
+	testnet.RequireVM(t)
+	p := startPixieLAN(t, pixieOptions{WithOS: true})
+	p.appendArgs(t, defaultProfile, "panic=5")
+	const mac = "52:54:00:e2:f0:03"
+	p.MustCLI(t, "machines", "set", mac, "--ip", "10.77.0.50/24", "--gateway", testnet.RouterIP, "--dns", testnet.RouterIP, "--hostname", "fixed")
+	res, wall := p.Boot(context.Background(), t, testnet.BIOS, mac, nil)
+	t.Logf("BIOS boot with a reservation: %s (wall %s)", res, wall.Round(100*time.Millisecond))
+	bootedSHA(t, res)
+	cmdline, ok := res.KernelCmdline()
+	want := "ip=10.77.0.50::" + testnet.RouterIP + ":255.255.255.0:fixed::none nameserver=" + testnet.RouterIP
+	if !ok || !strings.Contains(cmdline, want) {
+		t.Errorf("the initrd's kernel command line %q lacks %q", cmdline, want)
+	}
+	if st := p.Status(t); st.DHCP.Mode != "proxy" || len(st.DHCP.Servers) == 0 || st.DHCP.Servers[0] == "" || st.DHCP.Warning != "" {
+		t.Errorf("status on a LAN with a DHCP server: %+v", st.DHCP)
+	}
+}
+
+// TestProxyNoDHCPServer: in proxy mode on a LAN where nobody hands out
+// addresses pixie says so (status, log), and a PXE client it answers gets
+// a boot event that explains why it will get no address.
+func TestProxyNoDHCPServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts pixie in namespaces: not with -short")
+	}
+	testnet.RequireRoot(t)
+	p := startPixieLAN(t, pixieOptions{NoRouterDHCP: true})
+	deadline := time.Now().Add(20 * time.Second)
+	var st api.Status
+	for {
+		if st = p.Status(t); st.DHCP.Checked || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	want := "no DHCP server answered on " + testnet.Iface + ": machines will get no address; run `pixie serve --dhcp` to hand out addresses on this link"
+	if st.DHCP.Mode != "proxy" || st.DHCP.Warning != want {
+		t.Fatalf("status DHCP %+v, want the warning %q", st.DHCP, want)
+	}
+	if out := p.MustCLI(t, "status"); !strings.Contains(out, "WARNING: "+want) {
+		t.Errorf("pixie status does not show the warning:\n%s", out)
+	}
+	clientNS, err := p.LAN.AddClient("nclient", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newDHCPClient(t, p.LAN, clientNS)
+	pixie := net.ParseIP(testnet.ServerIP).To4()
+	replies := c.exchange(t, dhcpv4.MessageTypeDiscover, nil, []dhcpv4.Modifier{
+		dhcpv4.WithOption(dhcpv4.OptClassIdentifier("PXEClient:Arch:00000:UNDI:002001")),
+		dhcpv4.WithOption(dhcpv4.OptGeneric(dhcpv4.OptionClientSystemArchitectureType, []byte{0, 0})),
+	}, 3*time.Second, pixie)
+	if from(replies, pixie) == nil {
+		t.Fatalf("no proxy offer: %v", summarize(replies))
+	}
+	// Boot events are stored shortly after the answer goes out.
+	found := false
+	for end := time.Now().Add(5 * time.Second); !found && time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		for _, e := range p.Timeline(t, c.mac.String()) {
+			found = found || strings.Contains(e.Detail, "no DHCP server answered on "+testnet.Iface+": this machine gets no address")
+		}
+	}
+	if !found {
+		t.Errorf("no boot event explains the missing address: %s", formatEvents(p.Timeline(t, c.mac.String())))
 	}
 }
 
