@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -326,4 +327,98 @@ func TestProxyNoDHCPServer(t *testing.T) {
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
+}
+
+// rssKB is a process's resident set size from /proc.
+func rssKB(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kb int
+			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kb)
+			return kb
+		}
+	}
+	t.Fatalf("no VmRSS in /proc/%d/status", pid)
+	return 0
+}
+
+// TestFullDHCPFlood: thousands of new MACs DISCOVER against a small pool.
+// The pool runs out (a status warning and a server event, no crash), the
+// lease given before the flood still renews, the table stays within the
+// pool, and pixie's memory stays bounded.
+func TestFullDHCPFlood(t *testing.T) {
+	if testing.Short() {
+		t.Skip("floods pixie in namespaces: not with -short")
+	}
+	testnet.RequireRoot(t)
+	p := startPixieLAN(t, pixieOptions{NoRouterDHCP: true, ServeArgs: []string{"--dhcp", "--dhcp-range", "10.77.0.200-10.77.0.219"}})
+	clientNS, err := p.LAN.AddClient("flood", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newDHCPClient(t, p.LAN, clientNS)
+	pixie := net.ParseIP(testnet.ServerIP).To4()
+	offer := from(c.exchange(t, dhcpv4.MessageTypeDiscover, nil, nil, 3*time.Second, pixie), pixie)
+	if offer == nil {
+		t.Fatal("no offer before the flood")
+	}
+	leased := offer.YourIPAddr
+	if a := from(c.exchange(t, dhcpv4.MessageTypeRequest, nil, []dhcpv4.Modifier{
+		dhcpv4.WithOption(dhcpv4.OptServerIdentifier(pixie)), dhcpv4.WithOption(dhcpv4.OptRequestedIPAddress(leased))}, 3*time.Second, pixie), pixie); a == nil || a.MessageType() != dhcpv4.MessageTypeAck {
+		t.Fatal("no ACK before the flood")
+	}
+	before := rssKB(t, p.Daemon.Pid())
+
+	// The flood: 5000 MACs, in bursts of 100 with a pause between, so it
+	// is bounded in count and time and stays inside the namespaces.
+	const n = 5000
+	bcast := &net.UDPAddr{IP: net.IPv4bcast, Port: dhcpv4.ServerPort}
+	start := time.Now()
+	for i := range n {
+		msg, err := dhcpv4.New(dhcpv4.WithTransactionID(dhcpv4.TransactionID{0xf1, byte(i >> 16), byte(i >> 8), byte(i)}),
+			dhcpv4.WithHwAddr(net.HardwareAddr{0x02, 0xf1, 0x00, byte(i >> 16), byte(i >> 8), byte(i)}),
+			dhcpv4.WithBroadcast(true), dhcpv4.WithMessageType(dhcpv4.MessageTypeDiscover))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.conn.WriteToUDP(msg.ToBytes(), bcast); err != nil {
+			t.Fatal(err)
+		}
+		if i%100 == 99 {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	t.Logf("flood: %d DISCOVERs from new MACs in %s", n, time.Since(start).Round(time.Millisecond))
+	time.Sleep(time.Second)
+
+	st := p.Status(t)
+	if st.DHCP.PoolSize != 20 || st.DHCP.PoolUsed != 20 || !strings.Contains(st.DHCP.Warning, "exhausted") {
+		t.Errorf("after the flood: %+v, want the 20-address pool full and an exhausted warning", st.DHCP)
+	}
+	var ls api.Leases
+	p.CLIJSON(t, &ls, "leases")
+	if len(ls.Leases) > 20 {
+		t.Errorf("%d lease records for a pool of 20", len(ls.Leases))
+	}
+	if !strings.Contains(p.Daemon.Log(), "is exhausted") {
+		t.Errorf("pixie's log does not say the pool ran out")
+	}
+	// The lease from before renews (rebinding: ciaddr, broadcast).
+	c.mac = offer.ClientHWAddr
+	if a := from(c.exchange(t, dhcpv4.MessageTypeRequest, nil, []dhcpv4.Modifier{dhcpv4.WithClientIP(leased)}, 3*time.Second, pixie), pixie); a == nil || a.MessageType() != dhcpv4.MessageTypeAck || !a.YourIPAddr.Equal(leased) {
+		t.Errorf("the lease %s did not renew after the flood", leased)
+	}
+	after := rssKB(t, p.Daemon.Pid())
+	t.Logf("pixie RSS: %d kB before the flood, %d kB after", before, after)
+	if after > before+32*1024 || after > 256*1024 {
+		t.Errorf("pixie's RSS grew from %d kB to %d kB over the flood", before, after)
+	}
+	if p.Daemon.Err() != nil {
+		t.Errorf("pixie exited: %v", p.Daemon.Err())
+	}
 }
