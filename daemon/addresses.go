@@ -85,9 +85,17 @@ func (a *addresses) prepare(ctx context.Context, choice netif.Choice) (*dhcp.Ful
 
 // watch runs beside a binding's servers until ctx ends: in proxy mode the
 // active check first (does anyone hand out addresses here?), then in both
-// modes the passive watch of other servers' replies.
-func (a *addresses) watch(ctx context.Context, choice netif.Choice) {
-	if !a.set.full {
+// modes the passive watch of other servers' replies. portHolder names the
+// program on this host that holds the DHCP port, if any: a DHCP server
+// the check cannot see (its own host's frames never reach it), so the
+// link is taken to have one.
+func (a *addresses) watch(ctx context.Context, choice netif.Choice, portHolder string) {
+	if !a.set.full && portHolder != "" {
+		a.mu.Lock()
+		a.checked = true
+		a.addServer(dhcp.Rival{Server: choice.Addr, MAC: "this host: " + portHolder})
+		a.mu.Unlock()
+	} else if !a.set.full {
 		rivals, err := dhcp.CheckRivals(ctx, choice.Interface, choice.Addr, dhcp.DefaultRivalWait)
 		if ctx.Err() != nil {
 			return

@@ -173,7 +173,7 @@ func (s *bootServers) close() {
 func (s *bootServers) serve(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.dhcp.Serve(gctx) })
-	g.Go(func() error { s.addrs.watch(gctx, s.choice); return nil })
+	g.Go(func() error { s.addrs.watch(gctx, s.choice, s.dhcp.PortHolder()); return nil })
 	g.Go(func() error { return s.tftp.ServeConn(gctx, s.tftpConn) })
 	g.Go(func() error {
 		err := s.http.Serve(s.httpLn)

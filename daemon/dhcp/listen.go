@@ -99,6 +99,15 @@ func (s *Server) Listen() error {
 	return nil
 }
 
+// PortHolder says which program on this host holds the DHCP port (as
+// describeHolders names it), "" when pixie has it. Valid after Listen.
+func (s *Server) PortHolder() string {
+	if !s.portHeld {
+		return ""
+	}
+	return describeHolders(udpPortHolders(s.cfg.DHCPPort))
+}
+
 // LinkLayer says which ports proxyDHCP answers over the link layer and
 // why, e.g. "proxyDHCP over the link layer: port 67 is held by PID 812
 // (dnsmasq)"; empty when both are ordinary UDP sockets. Valid after Listen.
