@@ -177,3 +177,39 @@ func TestFullDHCPInNamespace(t *testing.T) {
 		t.Logf("udhcpc bound %s", f[0])
 	})
 }
+
+// TestFullDHCPProbeInNamespace: a host on the link already uses the first
+// pool address (set by hand, no DHCP). pixie's ARP probe finds it, sets
+// the address aside and offers the next one instead.
+func TestFullDHCPProbeInNamespace(t *testing.T) {
+	lan := newTestLAN(t)
+	if _, err := lan.AddClient("squat", "10.77.0.128/24"); err != nil {
+		t.Fatal(err)
+	}
+	pool, err := DefaultPool(netip.MustParsePrefix(testnet.ServerIP + "/24"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &memLeases{}
+	counters := events.NewCounters()
+	startFull(t, lan, NewFullMode(pool, nil, nil, FullOptions{}, store), &recorder{}, counters)
+	client := pxeClientConn(t, lan)
+	broadcast := &net.UDPAddr{IP: net.IPv4bcast, Port: dhcpv4.ServerPort}
+	xid := dhcpv4.TransactionID{0x13, 0, 0, 1}
+	// exchange retransmits like a client: the first DISCOVER finds .128
+	// in use, a later one is offered .129.
+	offer, _ := exchange(t, client, broadcast, request(dhcpv4.MessageTypeDiscover, func(d *dhcpv4.DHCPv4) { d.TransactionID = xid; d.SetBroadcast() }).ToBytes(), xid)
+	if got := offer.YourIPAddr.String(); got != "10.77.0.129" {
+		t.Fatalf("offered %s, want 10.77.0.129 (10.77.0.128 is taken)", got)
+	}
+	if counters.Snapshot()["dhcp.full.probe-answered"] != 1 {
+		t.Errorf("counters %v: want one answered probe", counters.Snapshot())
+	}
+	held := false
+	for _, l := range store.all() {
+		held = held || l.IP.String() == "10.77.0.128" && l.State == LeaseHeld
+	}
+	if !held {
+		t.Errorf("10.77.0.128 was not set aside: %+v", store.all())
+	}
+}

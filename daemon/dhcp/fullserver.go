@@ -132,6 +132,20 @@ func (f *FullMode) decide(ctx context.Context, req *dhcpv4.DHCPv4, boot ReplyCon
 	return resp, d, note
 }
 
+// hold sets aside an address something answered the probe for.
+func (f *FullMode) hold(ctx context.Context, ip netip.Addr, log *slog.Logger) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := LeaseChange{Kind: ChangeHold, Lease: Lease{IP: ip, State: LeaseHeld, Expires: f.now().Add(heldFor)}}
+	f.table.Apply(c)
+	if f.store != nil {
+		if err := f.store.SaveLease(ctx, f.changed(c)); err != nil {
+			log.Warn("storing a held address failed", "ip", ip.String(), "err", err)
+		}
+	}
+	return fmt.Sprintf("%s answered an ARP probe: another host uses it, so pixie set it aside for %s and offers another address", ip, heldFor)
+}
+
 // changed is the table's record of the address a change touched.
 func (f *FullMode) changed(c LeaseChange) Lease {
 	if l, ok := f.table.ByIP(c.Lease.IP); ok {
@@ -195,13 +209,66 @@ func (s *Server) decideFull(ctx context.Context, req *dhcpv4.DHCPv4, src *net.UD
 	if s.ladder != nil && d.Class != "" {
 		s.ladder.offered(mac, d.Decision, now, req.TransactionID, req.MessageType() == dhcpv4.MessageTypeDiscover)
 	}
-	a := pendingReply{data: appendPacket(buf, resp), dst: dst, log: log, d: d.Decision, detail: describeFull(d)}
+	a := pendingReply{dst: dst, log: log, d: d.Decision, detail: describeFull(d)}
 	if d.IP.IsValid() {
 		a.ip = d.IP.String()
 	} else if ip := clientIP(req); ip != nil {
 		a.ip = ip.String()
 	}
+	if d.Fresh && s.prober != nil && s.dhcpSock.udp != nil {
+		// A never-used address is probed before it is offered; the
+		// probe must not hold up the loop, so the offer goes out from
+		// its own goroutine, in its own buffer.
+		a.data = appendPacket(nil, resp)
+		select {
+		case s.probes <- struct{}{}:
+			go s.probeThenOffer(ctx, a, d.IP)
+			return pendingReply{}, false
+		default:
+			// Too many probes at once (a flood of new MACs): offer
+			// unprobed rather than queue; a DECLINE still sets an
+			// address in use aside.
+			s.counters.Inc("dhcp.full.probe-busy")
+		}
+	}
+	a.data = appendPacket(buf, resp)
 	return a, true
+}
+
+// probeWait is how long an ARP probe waits for an answer: a host on the
+// same link answers within milliseconds.
+const probeWait = 300 * time.Millisecond
+
+// maxProbes bounds the probes waiting or in flight; they run one at a
+// time on the probe socket.
+const maxProbes = 4
+
+// probeThenOffer ARP-probes a never-used address and sends the offer if
+// nobody answered. An answered address is set aside and no offer goes:
+// the client's next DISCOVER gets another address.
+func (s *Server) probeThenOffer(ctx context.Context, a pendingReply, ip netip.Addr) {
+	defer func() { <-s.probes }()
+	used, err := s.prober.probe(ctx, ip, probeWait)
+	if err != nil {
+		s.counters.Inc("dhcp.full.probe-failed")
+		a.log.at(ctx, slog.LevelDebug, "ARP probe failed; offering unprobed", "ip", ip.String(), "err", err)
+	}
+	if used {
+		s.counters.Inc("dhcp.full.probe-answered")
+		note := s.full.hold(ctx, ip, s.log)
+		a.log.at(ctx, slog.LevelWarn, note)
+		if s.events != nil {
+			s.events.Record(ctx, events.Event{MAC: a.log.mac, IP: ip.String(), Stage: events.StageDHCP, Detail: note})
+		}
+		return
+	}
+	s.answering(ctx, a)
+	if _, err := s.dhcpSock.udp.WriteToUDP(a.data, a.dst); err != nil {
+		s.counters.Inc("dhcp.send-failed")
+		a.log.at(ctx, slog.LevelWarn, "sending the answer failed", "to", a.dst.String(), "err", err)
+		return
+	}
+	s.counters.Inc(sentCounter(ServiceDHCP, a.d.Reply))
 }
 
 // noFirmware has no file: a paused full-DHCP server gives addresses only.

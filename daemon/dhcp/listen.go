@@ -95,6 +95,14 @@ func (s *Server) Listen() error {
 			s.fallback = fb
 		}
 	}
+	if s.full != nil && s.cfg.Interface != "" {
+		// Opened here, on this thread, for the same reason as above.
+		if pr, err := openARPProber(s.cfg.Interface); err != nil {
+			s.log.Warn("no ARP probe before offering new addresses", "interface", s.cfg.Interface, "err", err)
+		} else {
+			s.prober = pr
+		}
+	}
 	s.dhcpSock, s.pxeSock, s.listened = dhcpSock, pxeSock, true
 	return nil
 }
@@ -157,6 +165,9 @@ func (s *Server) Close() {
 		s.pxeSock.close()
 		if s.fallback != nil {
 			s.fallback.Close()
+		}
+		if s.prober != nil {
+			s.prober.close()
 		}
 	}
 }

@@ -107,6 +107,10 @@ type Server struct {
 	ladder   *LadderBook
 	full     *FullMode
 	noAddr   func() string
+	// probes bounds the ARP probes in flight (full-DHCP mode); prober
+	// sends them (nil: none, offers go unprobed).
+	probes chan struct{}
+	prober *arpProber
 
 	// The sockets, once Listen has opened them.
 	dhcpSock, pxeSock socket
@@ -190,6 +194,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		ladder:   deps.Ladder,
 		full:     deps.Full,
 		noAddr:   deps.NoAddress,
+		probes:   make(chan struct{}, maxProbes),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
