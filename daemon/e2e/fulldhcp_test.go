@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/netip"
@@ -111,18 +112,43 @@ func TestFullDHCPBootsRealFirmware(t *testing.T) {
 	if addrs[macFullBIOS] != "" && addrs[macFullBIOS] == addrs[macFullUEFI] {
 		t.Errorf("both machines got %s", addrs[macFullBIOS])
 	}
-	t.Run("restart-keeps-lease", func(t *testing.T) {
-		if err := p.killDaemon(false, past); err != nil {
-			t.Fatal(err)
+	// pixie restarts while the machine boots: after the firmware's DHCP
+	// and the kernel and initrd downloads, before the initrd's own DHCP.
+	// The restarted pixie (no --dhcp on its command line: the mode is
+	// stored) must give the initrd the address the firmware got.
+	t.Run("restart-mid-boot", func(t *testing.T) {
+		since := p.LastEventID(t, macFullBIOS)
+		restarted := make(chan error, 1)
+		go func() {
+			deadline := time.Now().Add(3 * time.Minute)
+			for time.Now().Before(deadline) {
+				var es []api.Event
+				if out, err := p.CLI("timeline", macFullBIOS, "--limit", "1000", "--json"); err == nil && json.Unmarshal([]byte(out), &es) == nil {
+					if slices.Contains(stagesSince(es, since), "initrd") {
+						if err := p.killDaemon(false, past); err != nil {
+							restarted <- err
+							return
+						}
+						restarted <- p.startDaemon() // no --dhcp: the stored mode
+						return
+					}
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			restarted <- fmt.Errorf("the machine never fetched its initrd")
+		}()
+		got := boot(t, testnet.BIOS, macFullBIOS)
+		if err := <-restarted; err != nil {
+			t.Fatalf("restarting pixie mid-boot: %v", err)
 		}
-		if err := p.startDaemon(); err != nil { // no --dhcp: the stored mode
-			t.Fatal(err)
+		if got != addrs[macFullBIOS] {
+			t.Errorf("after pixie restarted mid-boot the initrd got %s; the machine had %s", got, addrs[macFullBIOS])
 		}
 		if m := p.Status(t).DHCP.Mode; m != "full" {
-			t.Fatalf("after a restart without --dhcp the mode is %q, want the stored full", m)
+			t.Errorf("after a restart without --dhcp the mode is %q, want the stored full", m)
 		}
-		if got := boot(t, testnet.BIOS, macFullBIOS); got != addrs[macFullBIOS] {
-			t.Errorf("after a restart %s got %s, had %s", macFullBIOS, got, addrs[macFullBIOS])
+		if len(past.past) == 0 {
+			t.Errorf("pixie was not restarted during the boot")
 		}
 	})
 }
