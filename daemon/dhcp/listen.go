@@ -66,6 +66,7 @@ func (s *Server) Listen() error {
 		return err
 	}
 	s.portHeld = dhcpSock.link != nil && !s.cfg.LinkLayer
+	s.reply.PortHeld = s.portHeld
 	if s.portHeld && s.full != nil {
 		// Whatever holds port 67 on this host is a DHCP server on the
 		// same link: handing out addresses beside it is what full mode

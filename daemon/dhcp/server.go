@@ -119,9 +119,8 @@ type Server struct {
 	ifindex int
 	// linkNote says which ports are answered over the link layer and why.
 	linkNote string
-	// portHeld: another program on this host holds the DHCP port. It
-	// answers from this host's address too, so a REQUEST naming that
-	// address is its client taking its lease, never pixie's to answer.
+	// portHeld: another program on this host holds the DHCP port (the
+	// decision's ReplyConfig.PortHeld).
 	portHeld bool
 	// fallback sends a broadcast reply the UDP socket could not (macOS
 	// with IP_BOUND_IF on a link without a route: EHOSTUNREACH); nil
@@ -301,9 +300,6 @@ func (s *Server) readLoop(ctx context.Context, sock socket, svc Service) error {
 			if p.truncated {
 				s.counters.Inc("dhcp.received")
 				s.counters.Inc("dhcp.dropped.too-large")
-				continue
-			}
-			if svc == ServiceDHCP && s.portHeld && s.forPortHolder(ctx, p.buf[:p.n]) {
 				continue
 			}
 			slot := len(answers)
