@@ -77,6 +77,8 @@ type binder struct {
 	handler    http.Handler
 	grub       tftp.Generated
 	ladder     *dhcp.LadderBook
+	// addrs is the DHCP mode and what is known of the link's servers.
+	addrs *addresses
 	// dhcpLink is the current binding's dhcp.Server.LinkLayer, for status.
 	dhcpLink atomic.Value
 }
@@ -84,6 +86,7 @@ type binder struct {
 // bootServers are the servers of one binding, sockets already open.
 type bootServers struct {
 	choice   netif.Choice
+	addrs    *addresses
 	dhcp     *dhcp.Server
 	tftp     *tftp.Server
 	tftpConn *net.UDPConn
@@ -95,6 +98,10 @@ type bootServers struct {
 // could not be had and what to do about it.
 func (b *binder) bind(choice netif.Choice) (*bootServers, error) {
 	cfg := b.cfg
+	full, err := b.addrs.prepare(context.Background(), choice)
+	if err != nil {
+		return nil, err
+	}
 	dhcpSrv, err := dhcp.New(dhcp.Config{
 		Interface: choice.Interface,
 		ServerIP:  choice.Addr,
@@ -104,19 +111,25 @@ func (b *binder) bind(choice netif.Choice) (*bootServers, error) {
 		EFIFile:   cfg.EFIFile,
 		LinkLayer: cfg.DHCPLinkLayer,
 	}, dhcp.Deps{
-		Log:      b.log.With("server", "dhcp"),
-		Events:   b.dhcpEvents,
-		Counters: b.counters,
-		Paused:   b.paused,
-		Firmware: b.fw,
-		Seen:     b.neigh.Seen,
-		Ladder:   b.ladder,
+		Log:       b.log.With("server", "dhcp"),
+		Events:    b.dhcpEvents,
+		Counters:  b.counters,
+		Paused:    b.paused,
+		Firmware:  b.fw,
+		Seen:      b.neigh.Seen,
+		Ladder:    b.ladder,
+		Full:      full,
+		NoAddress: b.addrs.noAddress,
 	})
 	if err != nil {
 		return nil, err
 	}
 	if err := dhcpSrv.Listen(); err != nil {
-		return nil, fmt.Errorf("proxyDHCP on %s: %w (is another DHCP/PXE server running? see `pixie doctor`)", choice.Interface, err)
+		mode := "proxyDHCP"
+		if full != nil {
+			mode = "full DHCP"
+		}
+		return nil, fmt.Errorf("%s on %s: %w (is another DHCP/PXE server running? see `pixie doctor`)", mode, choice.Interface, err)
 	}
 	tftpAddr := &net.UDPAddr{IP: net.IP(choice.Addr.AsSlice()), Port: cfg.TFTPPort}
 	tftpConn, err := net.ListenUDP("udp4", tftpAddr)
@@ -133,6 +146,7 @@ func (b *binder) bind(choice netif.Choice) (*bootServers, error) {
 	b.dhcpLink.Store(dhcpSrv.LinkLayer())
 	return &bootServers{
 		choice: choice,
+		addrs:  b.addrs,
 		dhcp:   dhcpSrv,
 		tftp: tftp.New(tftp.Config{Addr: tftpAddr.String()}, tftp.Deps{
 			Log:       b.log.With("server", "tftp"),
@@ -159,6 +173,7 @@ func (s *bootServers) close() {
 func (s *bootServers) serve(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.dhcp.Serve(gctx) })
+	g.Go(func() error { s.addrs.watch(gctx, s.choice, s.dhcp.PortHolder()); return nil })
 	g.Go(func() error { return s.tftp.ServeConn(gctx, s.tftpConn) })
 	g.Go(func() error {
 		err := s.http.Serve(s.httpLn)
@@ -258,7 +273,7 @@ func firstBindFatal(supervised bool, err error) bool {
 	if supervised {
 		return false
 	}
-	return errors.Is(err, syscall.EADDRINUSE) || errors.Is(err, syscall.EACCES)
+	return errors.Is(err, syscall.EADDRINUSE) || errors.Is(err, syscall.EACCES) || errors.Is(err, errRivalServer)
 }
 
 // UnderServiceManager reports whether the environment (read through

@@ -58,6 +58,18 @@ type Config struct {
 	// snponly -> ipxe -> grub), snponly, ipxe or grub. Empty: the stored
 	// setting, else auto. A value given is stored.
 	Loader string
+	// DHCP is the DHCP mode: "full" (`--dhcp`: pixie hands out addresses
+	// on the interface), "proxy", or "" for the stored setting (else
+	// proxy). DHCPRange ("FROM-TO"), DHCPLeaseTime, DHCPRouter and
+	// DHCPDNS (comma-separated) configure full mode; each given is
+	// stored, "none" clears one. DHCPForce starts full mode even beside
+	// another DHCP server (not stored).
+	DHCP          string
+	DHCPRange     string
+	DHCPLeaseTime time.Duration
+	DHCPRouter    string
+	DHCPDNS       string
+	DHCPForce     bool
 	// EmbeddedFirmware is the firmware built into the binary, if any.
 	EmbeddedFirmware fs.FS
 	// OSFirmwareDirs are where the OS's iPXE package puts its files.
@@ -166,6 +178,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	neigh := neighbors.New(4096)
+	dhcpSet, err := resolveDHCP(ctx, st, cfg)
+	if err != nil {
+		return err
+	}
+	addrs := &addresses{set: dhcpSet, st: st, log: log.With("server", "dhcp"), hub: hub}
 
 	var paused atomic.Bool
 	if v, err := st.Setting(ctx, store.SettingPaused); err == nil {
@@ -204,6 +221,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		handler:    boot.Handler(),
 		grub:       grubFiles{boot},
 		ladder:     ladder,
+		addrs:      addrs,
 	}
 	// The first binding happens here, so that a person who started
 	// `pixie serve` by hand and finds a port held by another program is
@@ -267,6 +285,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		if bound {
 			st.DHCPLinkLayer, _ = binder.dhcpLink.Load().(string)
 		}
+		st.DHCP = addrs.status()
 		return st
 	}
 	setPaused := func(ctx context.Context, p bool) error {
@@ -282,7 +301,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return nil
 	}
 	ctl := control.New(control.Deps{Store: st, Hub: hub, Status: status, SetPaused: setPaused, Loaders: ladderAdapter{ladder},
-		Log: log.With("server", "control")})
+		Addresses: addrs, Log: log.With("server", "control")})
 	ctlLn, err := ctl.Listen(cfg.Socket, cfg.SocketGroup)
 	if err != nil {
 		if first != nil {
@@ -291,7 +310,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 
-	printBanner(cfg, initial, problem, fw, serverURL(), paused.Load())
+	printBanner(cfg, initial, problem, fw, serverURL(), paused.Load(), addrs.status())
 	if first != nil {
 		log.Info("pixie serving", "interface", choice.Interface, "address", choice.Addr, "http", serverURL(), "data_dir", cfg.DataDir, "socket", cfg.Socket, "paused", paused.Load())
 		hub.Record(ctx, events.Event{Stage: events.StageServer, Detail: fmt.Sprintf("started on %s %s", choice.Interface, choice.Addr)})
@@ -340,12 +359,16 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 
 // printBanner says in a few lines what this daemon serves and where, so a
 // person starting it by hand sees at once whether it is what they meant.
-func printBanner(cfg Config, state netif.State, problem string, fw *firmware.Set, serverURL string, paused bool) {
+func printBanner(cfg Config, state netif.State, problem string, fw *firmware.Set, serverURL string, paused bool, ds api.DHCPStatus) {
 	w := cfg.Banner
-	if problem == "" {
+	switch {
+	case problem == "" && ds.Mode == "full":
+		fmt.Fprintf(w, "pixie %s serving on %s %s (full DHCP: pixie hands out %s, %d addresses, leases of %s)\n", cfg.Version, state.Choice.Interface, state.Choice.Addr, ds.Pool, ds.PoolSize, ds.LeaseTime)
+		fmt.Fprintf(w, "  DHCP       udp %d, %d    TFTP  udp %d    HTTP  %s/boot.ipxe\n", cfg.DHCPPort, cfg.PXEPort, cfg.TFTPPort, serverURL)
+	case problem == "":
 		fmt.Fprintf(w, "pixie %s serving on %s %s (proxyDHCP: the LAN's DHCP server keeps handing out addresses)\n", cfg.Version, state.Choice.Interface, state.Choice.Addr)
 		fmt.Fprintf(w, "  proxyDHCP  udp %d, %d    TFTP  udp %d    HTTP  %s/boot.ipxe\n", cfg.DHCPPort, cfg.PXEPort, cfg.TFTPPort, serverURL)
-	} else {
+	default:
 		fmt.Fprintf(w, "pixie %s started but is NOT serving yet: %s\n", cfg.Version, problem)
 		fmt.Fprintf(w, "  proxyDHCP  udp %d, %d    TFTP  udp %d    HTTP  port %d, once bound\n", cfg.DHCPPort, cfg.PXEPort, cfg.TFTPPort, cfg.HTTPPort)
 	}
@@ -358,6 +381,11 @@ func printBanner(cfg Config, state netif.State, problem string, fw *firmware.Set
 	fmt.Fprintf(w, "  control    %s — try `pixie boots --follow`\n", cfg.Socket)
 	if paused {
 		fmt.Fprintf(w, "  PAUSED: PXE clients are not answered until `pixie resume`\n")
+	}
+	if problem == "" && ds.Mode == "proxy" {
+		// The check runs beside the servers; its verdict comes as a
+		// warning line in the log, in status and in the tray.
+		fmt.Fprintf(w, "  DHCP       checking for a DHCP server on %s (`pixie status` says; none: run `pixie serve --dhcp`)\n", state.Choice.Interface)
 	}
 }
 

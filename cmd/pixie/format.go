@@ -138,19 +138,24 @@ func formatStatus(st api.Status, now time.Time) string {
 	if !st.StartedAt.IsZero() {
 		version += fmt.Sprintf(", up %s (since %s)", formatDuration(now.Sub(st.StartedAt)), st.StartedAt.Local().Format("2006-01-02 15:04"))
 	}
-	return fields(
-		[2]string{"state", state},
-		[2]string{"interface", iface},
-		[2]string{"boot URL", orDash(st.BootURL)},
-		[2]string{"ports", ports},
-		[2]string{"proxyDHCP", formatDHCPPath(st)},
-		[2]string{"loader", formatDefaultLoader(st)},
+	rows := [][2]string{
+		{"state", state},
+		{"interface", iface},
+		{"boot URL", orDash(st.BootURL)},
+		{"ports", ports},
+		{"proxyDHCP", formatDHCPPath(st)},
+		{"loader", formatDefaultLoader(st)},
+	}
+	if st.DHCP.Mode != "" { // a daemon from before DHCP modes says nothing
+		rows = append(rows, [2]string{"DHCP", formatDHCP(st.DHCP, st.Interface)})
+	}
+	return fields(append(rows,
 		[2]string{"firmware", formatFirmware(st.Firmware)},
 		[2]string{"data dir", orDash(st.DataDir)},
 		[2]string{"socket", orDash(st.Socket)},
 		[2]string{"version", version},
 		[2]string{"counters", formatCounters(st.Counters)},
-	)
+	)...)
 }
 
 // formatDHCPPath says how proxyDHCP hears and answers, and which DHCP
@@ -339,15 +344,20 @@ func formatMachine(m api.Machine, now time.Time) string {
 	for _, k := range slices.Sorted(maps.Keys(m.Vars)) {
 		vars = append(vars, k+"="+m.Vars[k])
 	}
-	return fields(
-		[2]string{"mac", m.MAC},
-		[2]string{"hostname", orDash(m.Hostname)},
-		[2]string{"profile", profile},
-		[2]string{"vars", orDash(strings.Join(vars, "\n"))},
-		[2]string{"loader", formatMachineLoader(m, now)},
+	rows := [][2]string{
+		{"mac", m.MAC},
+		{"hostname", orDash(m.Hostname)},
+		{"profile", profile},
+		{"vars", orDash(strings.Join(vars, "\n"))},
+		{"loader", formatMachineLoader(m, now)},
+	}
+	if m.IP != "" {
+		rows = append(rows, [2]string{"address", formatReservation(m)})
+	}
+	return fields(append(rows,
 		[2]string{"created", formatTime(now, m.CreatedAt)},
 		[2]string{"updated", formatTime(now, m.UpdatedAt)},
-	)
+	)...)
 }
 
 // formatProfiles is the `pixie profiles list` table; users counts the
@@ -391,4 +401,67 @@ func formatProfile(p api.Profile, machines []string, now time.Time) string {
 		ign += "\n"
 	}
 	return s + fmt.Sprintf("ignition (%d bytes):\n", len(p.Ignition)) + ign
+}
+
+// formatReservation is a machine's reserved address.
+func formatReservation(m api.Machine) string {
+	s := m.IP + " (reserved)"
+	if m.Gateway != "" {
+		s += ", gateway " + m.Gateway
+	}
+	if len(m.DNS) > 0 {
+		s += ", DNS " + strings.Join(m.DNS, ", ")
+	}
+	return s
+}
+
+// formatDHCP says who hands out addresses on the link.
+func formatDHCP(d api.DHCPStatus, iface string) string {
+	var s string
+	switch d.Mode {
+	case "full":
+		s = "full: pixie hands out addresses"
+		if d.Pool != "" {
+			s += fmt.Sprintf(" from %s (%d of %d leased, leases of %s); `pixie leases` lists them", d.Pool, d.PoolUsed, d.PoolSize, d.LeaseTime)
+		}
+	default:
+		s = "proxy: the LAN's DHCP server hands out addresses"
+		switch {
+		case len(d.Servers) > 0:
+			s += " (seen: " + strings.Join(d.Servers, ", ") + ")"
+		case !d.Checked:
+			s += " (checking whether one answers on " + orDash(iface) + ")"
+		}
+	}
+	if d.Warning != "" {
+		s += "\nWARNING: " + d.Warning
+	}
+	return s
+}
+
+// formatLeases is the `pixie leases` table.
+func formatLeases(ls api.Leases, now time.Time) string {
+	var head string
+	switch {
+	case ls.Mode == "full" && ls.Pool != "":
+		head = "full DHCP: pool " + ls.Pool + "\n"
+	case ls.Mode != "full":
+		head = "proxy mode: the LAN's DHCP server hands out addresses; these are the leases pixie gave while in full DHCP mode (`pixie serve --dhcp`)\n"
+	}
+	if len(ls.Leases) == 0 {
+		return head + "no leases yet\n"
+	}
+	rows := make([][]string, len(ls.Leases))
+	for i, l := range ls.Leases {
+		state := l.State
+		if l.Reserved {
+			state += " (reserved)"
+		}
+		expires := formatTime(now, l.Expires)
+		if l.State == "released" {
+			expires = "-"
+		}
+		rows[i] = []string{l.IP, orDash(l.MAC), state, expires, orDash(l.Hostname)}
+	}
+	return head + table([]string{"ADDRESS", "MAC", "STATE", "EXPIRES", "HOSTNAME"}, rows)
 }

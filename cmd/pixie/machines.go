@@ -104,6 +104,12 @@ type machineChange struct {
 	// loader is --loader; setting it (auto included) resets the ladder.
 	loader    string
 	setLoader bool
+	// ip, gateway and dns are the reservation (--ip "" clears it, with
+	// its gateway and DNS servers).
+	ip, gateway       string
+	dns               []string
+	setIP, setGateway bool
+	setDNS            bool
 }
 
 // validate checks the flags, before anything is asked of the daemon.
@@ -159,12 +165,31 @@ func (ch machineChange) apply(m *api.Machine) error {
 	if ch.setLoader {
 		m.Loader, m.LoaderStep, m.LoaderReason, m.LoaderStepAt = ch.loader, "", "", time.Time{}
 	}
+	if ch.setIP {
+		m.IP = ch.ip
+		if ch.ip == "" {
+			m.Gateway, m.DNS = "", nil
+		}
+	}
+	if ch.setGateway {
+		m.Gateway = ch.gateway
+	}
+	if ch.setDNS {
+		m.DNS = nil
+		for _, d := range ch.dns {
+			for _, f := range strings.Split(d, ",") {
+				if f = strings.TrimSpace(f); f != "" {
+					m.DNS = append(m.DNS, f)
+				}
+			}
+		}
+	}
 	return nil
 }
 
 func (ch machineChange) empty() bool {
 	return !ch.setProfile && !ch.clearProfile && !ch.setHostname && len(ch.vars) == 0 && len(ch.unset) == 0 &&
-		!ch.setIgnition && !ch.clearIgnition && !ch.setLoader
+		!ch.setIgnition && !ch.clearIgnition && !ch.setLoader && !ch.setIP && !ch.setGateway && !ch.setDNS
 }
 
 func newMachinesSetCmd(c *cli) *cobra.Command {
@@ -181,11 +206,20 @@ profile's kernel arguments and Ignition template as {{.Vars.NAME}}.
 --loader picks the UEFI first stage: auto (the default) offers snponly.efi,
 then ipxe.efi if the firmware did not run it, then shim -> GRUB if that was
 refused too (Secure Boot); --loader auto also starts that ladder again.
-snponly, ipxe or grub pin one. BIOS machines always get undionly.kpxe.`,
+snponly, ipxe or grub pin one. BIOS machines always get undionly.kpxe.
+
+--ip reserves an address for the machine, ADDR or ADDR/PREFIX, with
+--gateway and --dns to go with it: in full DHCP mode (pixie serve --dhcp)
+the machine is always handed that address; in proxy mode pixie writes it
+into the machine's boot (kernel ip= argument and the OS's network file in
+its Ignition config), so it keeps the address after it boots. This is the
+guide's "reserve an IP for the MAC on your DHCP server" step. --ip ""
+removes the reservation.`,
 		Example: `  pixie machines set 90:2b:34:14:f6:6a --profile fcos --hostname node1
   pixie machines set 90:2b:34:14:f6:6a --var role=worker --var "ssh_key=$(cat ~/.ssh/id_ed25519.pub)"
   pixie machines set 90:2b:34:14:f6:6a --unset-var role --clear-profile
-  pixie machines set 90:2b:34:14:f6:6a --loader grub`,
+  pixie machines set 90:2b:34:14:f6:6a --loader grub
+  pixie machines set 90:2b:34:14:f6:6a --ip 192.168.1.50/24 --gateway 192.168.1.1 --dns 192.168.1.1`,
 		Args: exactArgs(1, "one MAC address, like "+macExample),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			mac, err := parseMAC(args[0])
@@ -194,6 +228,7 @@ snponly, ipxe or grub pin one. BIOS machines always get undionly.kpxe.`,
 			}
 			f := cmd.Flags()
 			ch.setProfile, ch.setHostname, ch.setLoader = f.Changed("profile"), f.Changed("hostname"), f.Changed("loader")
+			ch.setIP, ch.setGateway, ch.setDNS = f.Changed("ip"), f.Changed("gateway"), f.Changed("dns")
 			if err := ch.validate(); err != nil {
 				return err
 			}
@@ -216,7 +251,7 @@ snponly, ipxe or grub pin one. BIOS machines always get undionly.kpxe.`,
 			case err != nil:
 				return err
 			case ch.empty():
-				return usageErrorf("nothing to change for %s: give --profile, --hostname, --var, --unset-var, --loader or --clear-profile", mac)
+				return usageErrorf("nothing to change for %s: give --profile, --hostname, --var, --unset-var, --loader, --ip or --clear-profile", mac)
 			}
 			for _, k := range ch.unset {
 				if _, ok := m.Vars[k]; !ok {
@@ -249,6 +284,9 @@ snponly, ipxe or grub pin one. BIOS machines always get undionly.kpxe.`,
 	f.StringArrayVar(&ch.unset, "unset-var", nil, "remove the variable `NAME` (repeatable)")
 	f.StringVar(&ch.ignitionFile, "ignition", "", "the machine's own config (Ignition 3.x JSON or Butane) from this local `FILE` or - for stdin, merged over the profile's")
 	f.BoolVar(&ch.clearIgnition, "clear-ignition", false, "remove the machine's own config")
+	f.StringVar(&ch.ip, "ip", "", "reserve this address for the machine, `ADDR[/PREFIX]` (\"\" removes the reservation)")
+	f.StringVar(&ch.gateway, "gateway", "", "the reserved address's default gateway, `ADDR` (\"\" clears it)")
+	f.StringArrayVar(&ch.dns, "dns", nil, "the reserved address's DNS server, `ADDR` (repeatable, or comma-separated)")
 	f.StringVar(&ch.loader, "loader", "", "UEFI first stage: `auto` (pixie steps snponly -> ipxe -> grub when the firmware does not run one; also resets a step), or pin snponly, ipxe or grub")
 	return cmd
 }
@@ -265,6 +303,16 @@ func describeMachine(m api.Machine) string {
 	}
 	if len(m.Vars) > 0 {
 		parts = append(parts, "vars "+strings.Join(slices.Sorted(maps.Keys(m.Vars)), ", "))
+	}
+	if m.IP != "" {
+		r := "address " + m.IP
+		if m.Gateway != "" {
+			r += " via " + m.Gateway
+		}
+		if len(m.DNS) > 0 {
+			r += " dns " + strings.Join(m.DNS, ",")
+		}
+		parts = append(parts, r)
 	}
 	if m.Loader != "" && m.Loader != "auto" {
 		parts = append(parts, "loader "+m.Loader)

@@ -39,13 +39,26 @@ and Ignition configs, and the control socket the CLI and the menu-bar app use.
 With no flags pixie picks the interface of the default route and its IPv4
 address, creates its data directory and database, and serves the default
 "first-time" profile at once. It answers only PXE clients, as a proxy beside
-the network's own DHCP server, which keeps handing out the addresses.
+the network's own DHCP server, which keeps handing out the addresses. It
+checks that one answers, and says so when none does.
+
+On a link with no DHCP server (a cable from a laptop to one machine, an
+isolated lab switch) --dhcp makes pixie hand out the addresses itself,
+on this interface only: from the upper half of its subnet (at most 1023
+addresses) or --dhcp-range, with no router or DNS options unless
+--dhcp-router and --dhcp-dns give them. It refuses to start when another
+DHCP server answers on the link (--force overrides), and stops handing
+out addresses if one appears later. The DHCP flags are stored: the next
+start, and the service, use them; --dhcp=false goes back to proxy mode,
+and "none" clears --dhcp-range, --dhcp-router or --dhcp-dns.
 
 It needs root (or CAP_NET_BIND_SERVICE and CAP_NET_RAW) for the privileged
 ports. Stop it with Ctrl-C.`,
 		Example: `  sudo pixie serve
   sudo pixie serve --interface en5
-  sudo pixie serve --interface eth0 --address 10.2.0.200 --http-port 8081`,
+  sudo pixie serve --interface eth0 --address 10.2.0.200 --http-port 8081
+  sudo pixie serve --interface en5 --dhcp
+  sudo pixie serve --interface eth1 --dhcp --dhcp-range 10.9.0.100-10.9.0.150 --dhcp-router 10.9.0.1`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			level := slog.LevelInfo
@@ -65,6 +78,11 @@ ports. Stop it with Ctrl-C.`,
 				Loader:        s.Loader,
 				DHCPLinkLayer: s.DHCPLinkLayer,
 			}
+			if err := dhcpFlags(cmd.Flags(), &s); err != nil {
+				return err
+			}
+			cfg.DHCP, cfg.DHCPRange, cfg.DHCPLeaseTime = s.DHCP, s.DHCPRange, s.DHCPLeaseTime
+			cfg.DHCPRouter, cfg.DHCPDNS, cfg.DHCPForce = s.DHCPRouter, s.DHCPDNS, s.DHCPForce
 			switch s.Loader {
 			case "", "auto", "snponly", "ipxe", "grub":
 			default:
@@ -109,6 +127,9 @@ ports. Stop it with Ctrl-C.`,
 	// needs them (launchd, for newsyslog).
 	cmd.Flags().StringVar(&logFile, "log-file", "", "write the log to `PATH` (appending) instead of stderr, and open it again on SIGHUP, after a log rotator renamed it")
 	cmd.Flags().StringVar(&pidFile, "pid-file", "", "write the daemon's pid to `PATH` (what a log rotator signals), removed on exit")
+	// Only serve's: `install service --force` replaces a service, and
+	// takes --dhcp-force for this one.
+	cmd.Flags().BoolVar(&s.DHCPForce, "force", false, "start full DHCP mode even when another DHCP server answers on the link (machines may then get addresses from either)")
 	return cmd
 }
 
@@ -149,5 +170,31 @@ func addServeFlags(f *pflag.FlagSet, s *service.Settings, eventsMaxAge *string) 
 	f.DurationVar(&s.IgnitionTokenTTL, "ignition-token-ttl", time.Hour, "how long the per-boot Ignition token in a machine's kernel arguments stays valid")
 	f.Int64Var(&s.EventsMax, "events-max", 0, "keep at most `N` boot events, newest kept (default: the stored setting, else 100000)")
 	f.BoolVar(&s.DHCPLinkLayer, "dhcp-link-layer", false, "answer proxyDHCP on port 67 with raw Ethernet frames (AF_PACKET/BPF) even when the port is free (used anyway when another program holds it)")
+	f.Bool("dhcp", false, "hand out addresses on the interface (full DHCP mode, for a link with no DHCP server); --dhcp=false: proxy mode again; stored (default: the stored mode, else proxy)")
+	f.StringVar(&s.DHCPRange, "dhcp-range", "", "full DHCP mode's pool, `FROM-TO` (default: the upper half of the interface's subnet, at most 1023 addresses); stored, none clears")
+	f.DurationVar(&s.DHCPLeaseTime, "dhcp-lease-time", 0, "full DHCP mode's lease time (default: the stored one, else 1h)")
+	f.StringVar(&s.DHCPRouter, "dhcp-router", "", "full DHCP mode's default gateway option, `ADDR` (default: none, right for a point-to-point cable); stored, none clears")
+	f.StringVar(&s.DHCPDNS, "dhcp-dns", "", "full DHCP mode's DNS servers, `ADDR[,ADDR]` (default: none); stored, none clears")
 	f.StringVar(eventsMaxAge, "events-max-age", "", "drop boot events older than `AGE`, e.g. 30d or 72h (default: the stored setting, else 30d)")
+}
+
+// dhcpFlags reads --dhcp into s.DHCP: "full", "proxy" (--dhcp=false), or
+// "" when not given (the stored mode).
+func dhcpFlags(f *pflag.FlagSet, s *service.Settings) error {
+	if !f.Changed("dhcp") {
+		s.DHCP = ""
+		return nil
+	}
+	on, err := f.GetBool("dhcp")
+	if err != nil {
+		return usageErrorf("--dhcp: %v", err)
+	}
+	s.DHCP = "proxy"
+	if on {
+		s.DHCP = "full"
+	}
+	if s.DHCPForce && !on {
+		return usageErrorf("--force only matters with --dhcp")
+	}
+	return nil
 }

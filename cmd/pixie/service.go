@@ -88,6 +88,11 @@ service file under another directory (for building images and packages).`,
 			if s.EventsMaxAge, err = retentionFlags(s.EventsMax, eventsMaxAge); err != nil {
 				return err
 			}
+			if !keepFlags { // installedSettings read the installed --dhcp
+				if err := dhcpFlags(cmd.Flags(), &s); err != nil {
+					return err
+				}
+			}
 			spec, err := s.Spec(runtime.GOOS, exe)
 			if err != nil {
 				return usageError(err)
@@ -106,6 +111,7 @@ service file under another directory (for building images and packages).`,
 	f := cmd.Flags()
 	addServeFlags(f, &s, &eventsMaxAge)
 	f.BoolVar(&force, "force", false, "replace a pixie service installed with other flags")
+	f.BoolVar(&s.DHCPForce, "dhcp-force", false, "the service starts full DHCP mode even beside another DHCP server (`pixie serve --dhcp --force`)")
 	f.StringVar(&root, "root", "", "write the service file under `DIR` instead of installing it (no root needed; nothing is started)")
 	f.StringVar(&executable, "executable", "", "the pixie binary the service runs (default: this one)")
 	f.BoolVar(&keepFlags, "keep-flags", false, "install the service again, for this pixie, with the flags it already has (what the macOS package does on an upgrade)")
@@ -139,8 +145,13 @@ func installedSettings(cmd *cobra.Command, m *service.Manager, s *service.Settin
 	// Set by Settings.Spec itself where the OS needs them (launchd).
 	installed.String("log-file", "", "")
 	installed.String("pid-file", "", "")
+	// serve's own name for what install service calls --dhcp-force.
+	installed.BoolVar(&s.DHCPForce, "force", false, "")
 	if err := installed.Parse(args[2:]); err != nil {
 		return fmt.Errorf("the installed service runs `%s`, with a flag this pixie does not know (%v): replace it with `sudo pixie install service --force` and the flags you want", strings.Join(args, " "), err)
+	}
+	if err := dhcpFlags(installed, s); err != nil {
+		return fmt.Errorf("the installed service runs `%s`, which `pixie serve` refuses (%v): replace it with `sudo pixie install service --force` and the flags you want", strings.Join(args, " "), err)
 	}
 	if installed.NArg() > 0 {
 		return fmt.Errorf("the installed service runs `%s`, with arguments `pixie serve` does not take: replace it with `sudo pixie install service --force` and the flags you want", strings.Join(args, " "))

@@ -177,3 +177,29 @@ func TestKeepFlagsAddsTheLogFileOnMacOS(t *testing.T) {
 		t.Errorf("unknown installed flag: %v", err)
 	}
 }
+
+// TestInstallServiceDHCP: the service takes full DHCP mode's flags onto
+// its `pixie serve` command line (--dhcp-force becomes serve's --force).
+func TestInstallServiceDHCP(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("checks the systemd unit")
+	}
+	root := t.TempDir()
+	exe := filepath.Join(t.TempDir(), "pixie")
+	if err := os.WriteFile(exe, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mustPixie(t, nil, "install", "service", "--root", root, "--executable", exe, "--interface", "eth1",
+		"--dhcp", "--dhcp-range", "10.9.0.100-10.9.0.150", "--dhcp-router", "10.9.0.1", "--dhcp-force")
+	content, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(service.SystemdUnitPath)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := exe + " serve --interface eth1 --dhcp --dhcp-range 10.9.0.100-10.9.0.150 --dhcp-router 10.9.0.1 --force"
+	if !strings.Contains(string(content), want) {
+		t.Errorf("the unit does not run %q:\n%s", want, content)
+	}
+	// --keep-flags reads them back, serve's --force included.
+	out := mustPixie(t, nil, "install", "service", "--root", root, "--executable", exe, "--keep-flags")
+	wantContains(t, "keep flags", out, want)
+}

@@ -138,6 +138,13 @@ func (c *Client) Boots(ctx context.Context, limit int) ([]BootSummary, error) {
 	return bs, err
 }
 
+// Leases returns the DHCP mode, the pool and the lease table.
+func (c *Client) Leases(ctx context.Context) (Leases, error) {
+	var ls Leases
+	err := c.do(ctx, http.MethodGet, "/v1/leases", nil, nil, &ls)
+	return ls, err
+}
+
 // Timeline returns a MAC's boot events, oldest first: the newest limit of
 // them (0 lets the daemon choose).
 func (c *Client) Timeline(ctx context.Context, mac string, limit int) ([]Event, error) {

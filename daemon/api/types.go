@@ -49,8 +49,14 @@ type Machine struct {
 	LoaderStep   string    `json:"loader_step,omitempty"`
 	LoaderReason string    `json:"loader_reason,omitempty"`
 	LoaderStepAt time.Time `json:"loader_step_at,omitzero"`
-	CreatedAt    time.Time `json:"created_at,omitzero"` // set by the daemon
-	UpdatedAt    time.Time `json:"updated_at,omitzero"` // set by the daemon
+	// IP is the machine's reserved address, "ADDR" or "ADDR/PREFIX", with
+	// its Gateway and DNS servers: handed out in full-DHCP mode, written
+	// into the boot in proxy mode. Empty: none.
+	IP        string    `json:"ip,omitempty"`
+	Gateway   string    `json:"gateway,omitempty"`
+	DNS       []string  `json:"dns,omitempty"`
+	CreatedAt time.Time `json:"created_at,omitzero"` // set by the daemon
+	UpdatedAt time.Time `json:"updated_at,omitzero"` // set by the daemon
 }
 
 // Event is one recorded step of one machine's network boot, or a
@@ -107,6 +113,50 @@ type Status struct {
 	// Ethernet frames and why, e.g. "proxyDHCP over the link layer: port
 	// 67 is held by PID 812 (dnsmasq)". Empty when both are UDP sockets.
 	DHCPLinkLayer string `json:"dhcp_link_layer,omitempty"`
+	// DHCP is the DHCP mode and what pixie knows of the link's DHCP
+	// servers (see DHCPStatus).
+	DHCP DHCPStatus `json:"dhcp"`
+}
+
+// DHCPStatus is pixie's DHCP mode and the link's DHCP servers.
+type DHCPStatus struct {
+	// Mode is "proxy" (the LAN's DHCP server hands out addresses) or
+	// "full" (`pixie serve --dhcp`: pixie does).
+	Mode string `json:"mode"`
+	// Pool, PoolSize and PoolUsed are full mode's address pool
+	// ("10.0.0.128-10.0.0.254"), its size and how many are leased now;
+	// LeaseTime the lease granted ("1h0m0s").
+	Pool      string `json:"pool,omitempty"`
+	PoolSize  int    `json:"pool_size,omitempty"`
+	PoolUsed  int    `json:"pool_used,omitempty"`
+	LeaseTime string `json:"lease_time,omitempty"`
+	// Servers lists the other DHCP servers seen on the link ("10.0.0.1
+	// (aa:bb:cc:dd:ee:ff)"); Checked is false until the check has run.
+	Servers []string `json:"servers,omitempty"`
+	Checked bool     `json:"checked"`
+	// Warning says what is wrong with addresses on the link and what to
+	// do: no DHCP server answered (proxy mode), or a rival server stopped
+	// full mode handing out addresses. Empty when all is well.
+	Warning string `json:"warning,omitempty"`
+}
+
+// Lease is one address of full-DHCP mode's lease table.
+type Lease struct {
+	IP       string    `json:"ip"`
+	MAC      string    `json:"mac,omitempty"`
+	State    string    `json:"state"` // offered, bound, released, held
+	Expires  time.Time `json:"expires"`
+	Hostname string    `json:"hostname,omitempty"`
+	// Reserved: the address is the MAC's reservation.
+	Reserved bool `json:"reserved,omitempty"`
+}
+
+// Leases is the answer of GET /v1/leases: the mode and pool, and every
+// address pixie has a lease record for, by address.
+type Leases struct {
+	Mode   string  `json:"mode"`
+	Pool   string  `json:"pool,omitempty"`
+	Leases []Lease `json:"leases"`
 }
 
 // Ports are the ports the daemon's servers listen on.

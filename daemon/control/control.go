@@ -34,7 +34,11 @@ type Deps struct {
 	// Loaders, if set, is told of a machine's loader choice when it is
 	// saved or removed, so the DHCP server's in-memory ladder follows.
 	Loaders LoaderBook
-	Log     *slog.Logger
+	// Addresses, if set, vets machines' reserved addresses against the
+	// DHCP server's own address and pool, is told when they change, and
+	// lists the leases (GET /v1/leases).
+	Addresses Addresses
+	Log       *slog.Logger
 	// AllowUID, if set, replaces the root-or-group check (tests).
 	AllowUID func(uid uint32) bool
 	// KeepAlive is how often an idle event stream gets a comment line, so
@@ -47,6 +51,19 @@ type Deps struct {
 type LoaderBook interface {
 	SetLoader(mac, loader, step string)
 	Forget(mac string)
+}
+
+// Addresses is the DHCP side of reservations and leases (the daemon's
+// full-DHCP wiring).
+type Addresses interface {
+	// CheckReservation returns why mac may not reserve ip (pixie's own
+	// address, inside the full-DHCP pool), nil when it may.
+	CheckReservation(mac, ip string) error
+	// ReservationsChanged reloads the reservations after a machine was
+	// saved or removed.
+	ReservationsChanged(ctx context.Context)
+	// Leases lists the lease table.
+	Leases(ctx context.Context) (api.Leases, error)
 }
 
 // Server is the control API server.
@@ -87,6 +104,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/profiles/{name}", s.getProfile)
 	mux.HandleFunc("PUT /v1/profiles/{name}", s.updateProfile)
 	mux.HandleFunc("DELETE /v1/profiles/{name}", noBody(s.deleteProfile))
+
+	mux.HandleFunc("GET /v1/leases", s.leases)
 
 	mux.HandleFunc("GET /v1/boots", s.boots)
 	mux.HandleFunc("GET /v1/events", s.events)

@@ -31,13 +31,14 @@ func apiMachine(m store.Machine) api.Machine {
 	return api.Machine{
 		MAC: m.MAC, Profile: m.Profile, Hostname: m.Hostname, Vars: m.Vars, Ignition: m.Ignition,
 		Loader: m.Loader, LoaderStep: m.LoaderStep, LoaderReason: m.LoaderReason, LoaderStepAt: m.LoaderStepAt,
+		IP: m.IP, Gateway: m.Gateway, DNS: m.DNS,
 		CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt,
 	}
 }
 
 func storeMachine(m api.Machine) store.Machine {
 	return store.Machine{MAC: m.MAC, Profile: m.Profile, Hostname: m.Hostname, Vars: m.Vars, Ignition: m.Ignition,
-		Loader: m.Loader, LoaderStep: m.LoaderStep}
+		Loader: m.Loader, LoaderStep: m.LoaderStep, IP: m.IP, Gateway: m.Gateway, DNS: m.DNS}
 }
 
 func apiEvent(e events.Event) api.Event {
@@ -62,4 +63,8 @@ func mapSlice[T, U any](in []T, f func(T) U) []U {
 		out[i] = f(v)
 	}
 	return out
+}
+
+func apiLease(l store.Lease) api.Lease {
+	return api.Lease{IP: l.IP, MAC: l.MAC, State: l.State, Expires: l.Expires, Hostname: l.Hostname}
 }

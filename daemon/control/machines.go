@@ -66,6 +66,12 @@ func (s *Server) putMachine(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	if in.IP != "" && s.deps.Addresses != nil {
+		if err := s.deps.Addresses.CheckReservation(mac, in.IP); err != nil {
+			writeError(w, http.StatusBadRequest, api.CodeInvalid, err.Error())
+			return
+		}
+	}
 	m, err := s.deps.Store.PutMachine(r.Context(), storeMachine(in))
 	if err != nil {
 		s.fail(w, r, err)
@@ -74,11 +80,14 @@ func (s *Server) putMachine(w http.ResponseWriter, r *http.Request) {
 	if s.deps.Loaders != nil {
 		s.deps.Loaders.SetLoader(m.MAC, m.Loader, m.LoaderStep)
 	}
+	if s.deps.Addresses != nil {
+		s.deps.Addresses.ReservationsChanged(r.Context())
+	}
 	status, what := http.StatusOK, "control: machine updated"
 	if created {
 		status, what = http.StatusCreated, "control: machine created"
 	}
-	s.audit(r, what, "mac", m.MAC, "profile", m.Profile, "hostname", m.Hostname, "vars", len(m.Vars), "loader", m.Loader, "loader_step", m.LoaderStep)
+	s.audit(r, what, "mac", m.MAC, "profile", m.Profile, "hostname", m.Hostname, "vars", len(m.Vars), "loader", m.Loader, "loader_step", m.LoaderStep, "ip", m.IP)
 	writeJSON(w, status, apiMachine(m))
 }
 
@@ -93,6 +102,9 @@ func (s *Server) deleteMachine(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.deps.Loaders != nil {
 		s.deps.Loaders.Forget(mac)
+	}
+	if s.deps.Addresses != nil {
+		s.deps.Addresses.ReservationsChanged(r.Context())
 	}
 	s.audit(r, "control: machine removed", "mac", mac)
 	w.WriteHeader(http.StatusNoContent)
@@ -126,4 +138,27 @@ func (s *Server) boots(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, mapSlice(bs, apiBoot))
+}
+
+// leases lists full-DHCP mode's lease table; without the DHCP side (a
+// test server) it lists the stored leases.
+func (s *Server) leases(w http.ResponseWriter, r *http.Request) {
+	if s.deps.Addresses != nil {
+		ls, err := s.deps.Addresses.Leases(r.Context())
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if ls.Leases == nil {
+			ls.Leases = []api.Lease{}
+		}
+		writeJSON(w, http.StatusOK, ls)
+		return
+	}
+	stored, err := s.deps.Store.Leases(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, api.Leases{Mode: "proxy", Leases: mapSlice(stored, apiLease)})
 }

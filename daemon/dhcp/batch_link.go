@@ -1,16 +1,10 @@
 package dhcp
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/netip"
-	"strings"
 
-	"github.com/insomniacslk/dhcp/dhcpv4"
-
-	"github.com/pixie-boot/pixie/daemon/hwaddr"
 	"github.com/pixie-boot/pixie/daemon/linklayer"
 )
 
@@ -159,29 +153,4 @@ func frameDropCounter(why linklayer.Refusal) string {
 		return "dhcp.dropped.frame-udp-checksum"
 	}
 	return "dhcp.dropped.frame-" + string(why)
-}
-
-// forPortHolder reports, counts and logs a DHCPREQUEST when the DHCP port
-// is held by a server on this host: pixie and that server then share the
-// server identifier, and a REQUEST naming it takes that server's lease
-// offer. Answering it (with no address) made OVMF decline its lease and
-// give up. The address a boot client takes is still passed on (Deps.Seen),
-// so its TFTP transfers keep their MAC.
-func (s *Server) forPortHolder(ctx context.Context, pkt []byte) bool {
-	req, err := parsePacket(pkt)
-	if err != nil || req.MessageType() != dhcpv4.MessageTypeRequest {
-		return false
-	}
-	s.counters.Inc("dhcp.received")
-	s.counters.Inc("dhcp.ignored.request-for-port-holder")
-	class := req.ClassIdentifier()
-	boot := strings.HasPrefix(class, ClassPXE) || strings.HasPrefix(class, ClassHTTP)
-	if ip := clientIP(req); ip != nil && boot && s.seen != nil {
-		s.seen(req.ClientHWAddr, ip)
-	}
-	if s.log.Enabled(ctx, slog.LevelDebug) {
-		s.log.Debug("ignoring packet", "mac", hwaddr.String(req.ClientHWAddr), "service", ServiceDHCP.String(),
-			"xid", req.TransactionID.String(), "reason", "request-for-port-holder", "type", req.MessageType().String())
-	}
-	return true
 }

@@ -66,6 +66,14 @@ func (s *Server) Listen() error {
 		return err
 	}
 	s.portHeld = dhcpSock.link != nil && !s.cfg.LinkLayer
+	s.reply.PortHeld = s.portHeld
+	if s.portHeld && s.full != nil {
+		// Whatever holds port 67 on this host is a DHCP server on the
+		// same link: handing out addresses beside it is what full mode
+		// must never do.
+		dhcpSock.close()
+		return fmt.Errorf("dhcp: full DHCP mode needs UDP port %d, and %s holds it: stop that DHCP server, or run pixie without --dhcp", s.cfg.DHCPPort, describeHolders(udpPortHolders(s.cfg.DHCPPort)))
+	}
 	pxeSock, pxeNote, err := s.listenService(s.cfg.PXEPort, false)
 	if err != nil {
 		dhcpSock.close()
@@ -88,8 +96,25 @@ func (s *Server) Listen() error {
 			s.fallback = fb
 		}
 	}
+	if s.full != nil && s.cfg.Interface != "" {
+		// Opened here, on this thread, for the same reason as above.
+		if pr, err := openARPProber(s.cfg.Interface); err != nil {
+			s.log.Warn("no ARP probe before offering new addresses", "interface", s.cfg.Interface, "err", err)
+		} else {
+			s.prober = pr
+		}
+	}
 	s.dhcpSock, s.pxeSock, s.listened = dhcpSock, pxeSock, true
 	return nil
+}
+
+// PortHolder says which program on this host holds the DHCP port (as
+// describeHolders names it), "" when pixie has it. Valid after Listen.
+func (s *Server) PortHolder() string {
+	if !s.portHeld {
+		return ""
+	}
+	return describeHolders(udpPortHolders(s.cfg.DHCPPort))
 }
 
 // LinkLayer says which ports proxyDHCP answers over the link layer and
@@ -141,6 +166,9 @@ func (s *Server) Close() {
 		s.pxeSock.close()
 		if s.fallback != nil {
 			s.fallback.Close()
+		}
+		if s.prober != nil {
+			s.prober.close()
 		}
 	}
 }

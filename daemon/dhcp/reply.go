@@ -90,6 +90,11 @@ const (
 	ReasonUnsupportedArch        = "unsupported-arch"         // an architecture pixie has no firmware kind for
 	ReasonNoFirmware             = "no-firmware-for-arch"     // the firmware file for the architecture is missing
 	ReasonPaused                 = "paused"                   // serving is paused (decided by the Server, not Reply)
+	// ReasonRequestForPortHolder: a REQUEST on port 67 while another
+	// program on this host holds port 67. That program is a DHCP server
+	// answering from this host's address too, so a REQUEST naming that
+	// address is its client taking its lease, never pixie's to answer.
+	ReasonRequestForPortHolder = "request-for-port-holder"
 )
 
 // Firmware reports which first-stage firmware files can be served.
@@ -120,6 +125,9 @@ type ReplyConfig struct {
 	// Firmware says which firmware files exist. A client whose file is
 	// missing is not answered, so it can still boot from another server.
 	Firmware Firmware
+	// PortHeld: another program on this host holds the DHCP port (pixie
+	// answers it over the link layer); see ReasonRequestForPortHolder.
+	PortHeld bool
 }
 
 func (c ReplyConfig) url(path string) string {
@@ -226,6 +234,8 @@ func Reply(req *dhcpv4.DHCPv4, svc Service, cfg ReplyConfig) (*dhcpv4.DHCPv4, De
 	switch mt := req.MessageType(); {
 	case svc == ServiceDHCP && mt == dhcpv4.MessageTypeDiscover:
 		d.Reply = dhcpv4.MessageTypeOffer
+	case svc == ServiceDHCP && mt == dhcpv4.MessageTypeRequest && cfg.PortHeld:
+		return ignore(ReasonRequestForPortHolder)
 	case svc == ServiceDHCP && mt == dhcpv4.MessageTypeRequest:
 		// A REQUEST on port 67 is the client taking one server's offer. It
 		// is for pixie only when it names pixie as the server; answering
@@ -242,9 +252,20 @@ func Reply(req *dhcpv4.DHCPv4, svc Service, cfg ReplyConfig) (*dhcpv4.DHCPv4, De
 		return ignore(ReasonUnsupportedMessageType)
 	}
 
+	if reason := bootFields(req, vendorClass, cfg, &d); reason != "" {
+		return ignore(reason)
+	}
+	return buildReply(req, d, cfg), d
+}
+
+// bootFields fills in d's architecture and boot file for a boot client
+// whose vendor class is vendorClass: the PXE half of an answer, shared by
+// proxy replies and full-DHCP replies. It returns the reason the client
+// cannot be served, empty when it can.
+func bootFields(req *dhcpv4.DHCPv4, vendorClass string, cfg ReplyConfig, d *Decision) string {
 	arch, reason := clientArch(req, vendorClass)
 	if reason != "" {
-		return ignore(reason)
+		return reason
 	}
 	d.Arch = ArchName(arch)
 	d.IPXE = isIPXE(req)
@@ -258,19 +279,19 @@ func Reply(req *dhcpv4.DHCPv4, svc Service, cfg ReplyConfig) (*dhcpv4.DHCPv4, De
 		// again, or it would chainload itself forever.
 		d.BootFile = cfg.url(ScriptPath)
 	default:
-		name, ok := firmwareFor(arch, cfg, &d)
+		name, ok := firmwareFor(arch, cfg, d)
 		if !ok {
-			return ignore(ReasonUnsupportedArch)
+			return ReasonUnsupportedArch
 		}
 		if name == "" || cfg.Firmware == nil || !cfg.Firmware.Has(name) {
-			return ignore(ReasonNoFirmware + ":" + d.Arch)
+			return ReasonNoFirmware + ":" + d.Arch
 		}
 		d.BootFile = name
 		if d.Class == ClassHTTP {
 			d.BootFile = cfg.url(FirmwarePath + name)
 		}
 	}
-	return buildReply(req, d, cfg), d
+	return ""
 }
 
 // clientArch returns the client's architecture from option 93, or from the

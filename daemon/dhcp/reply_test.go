@@ -375,6 +375,12 @@ func TestReply(t *testing.T) {
 			want: Decision{Reason: ReasonRequestNotForUs, Class: ClassPXE},
 		},
 		{
+			name: "request naming pixie while a server on this host holds port 67: that server's client",
+			req:  request(dhcpv4.MessageTypeRequest, pxe(7), serverID(net.IP(serverIP.AsSlice())), opt(50, "\x0a\x4e\x00\x32")),
+			cfg:  func(c *ReplyConfig) { c.PortHeld = true },
+			want: Decision{Reason: ReasonRequestForPortHolder, Class: ClassPXE},
+		},
+		{
 			name: "request without server id on port 67",
 			req:  request(dhcpv4.MessageTypeRequest, pxe(0), ciaddr("10.78.0.50")),
 			want: Decision{Reason: ReasonRequestNotForUs, Class: ClassPXE},

@@ -82,6 +82,15 @@ type Deps struct {
 	// UEFI machine gets the bottom rung's file (snponly.efi, else ipxe.efi)
 	// and nothing steps.
 	Ladder *LadderBook
+	// Full, when set, is full-DHCP mode: port 67 hands out addresses from
+	// its pool to every client on the link (see DecideFull); port 4011
+	// stays proxyDHCP. Nil: proxy mode.
+	Full *FullMode
+	// NoAddress, if set, says why a proxy-mode client pixie offers a boot
+	// file gets no address from anyone (no DHCP server answered on the
+	// link); that is recorded as a boot event beside the offer. "" when
+	// the link has one.
+	NoAddress func() string
 }
 
 // Server is pixie's proxyDHCP server: it answers PXE and UEFI HTTP boot
@@ -96,6 +105,12 @@ type Server struct {
 	seen     func(net.HardwareAddr, net.IP)
 	repeats  *repeats
 	ladder   *LadderBook
+	full     *FullMode
+	noAddr   func() string
+	// probes bounds the ARP probes in flight (full-DHCP mode); prober
+	// sends them (nil: none, offers go unprobed).
+	probes chan struct{}
+	prober *arpProber
 
 	// The sockets, once Listen has opened them.
 	dhcpSock, pxeSock socket
@@ -104,9 +119,8 @@ type Server struct {
 	ifindex int
 	// linkNote says which ports are answered over the link layer and why.
 	linkNote string
-	// portHeld: another program on this host holds the DHCP port. It
-	// answers from this host's address too, so a REQUEST naming that
-	// address is its client taking its lease, never pixie's to answer.
+	// portHeld: another program on this host holds the DHCP port (the
+	// decision's ReplyConfig.PortHeld).
 	portHeld bool
 	// fallback sends a broadcast reply the UDP socket could not (macOS
 	// with IP_BOUND_IF on a link without a route: EHOSTUNREACH); nil
@@ -177,6 +191,9 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		repeats:  newRepeats(10*time.Second, time.Second, 4096),
 		seen:     deps.Seen,
 		ladder:   deps.Ladder,
+		full:     deps.Full,
+		noAddr:   deps.NoAddress,
+		probes:   make(chan struct{}, maxProbes),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -198,7 +215,11 @@ func (s *Server) Serve(ctx context.Context) error {
 		return err
 	}
 	dhcpSock, pxeSock := s.dhcpSock, s.pxeSock
-	s.log.Info("proxyDHCP serving", "interface", s.cfg.Interface, "server_ip", s.cfg.ServerIP,
+	mode := "proxyDHCP serving"
+	if s.full != nil {
+		mode = "full DHCP serving: handing out addresses from " + s.full.Pool().String()
+	}
+	s.log.Info(mode, "interface", s.cfg.Interface, "server_ip", s.cfg.ServerIP,
 		"dhcp_port", s.cfg.DHCPPort, "pxe_port", s.cfg.PXEPort, "link_layer", s.linkNote)
 	if s.linkNote != "" && s.events != nil {
 		s.events.Record(ctx, events.Event{Stage: events.StageServer, Detail: s.linkNote})
@@ -281,9 +302,6 @@ func (s *Server) readLoop(ctx context.Context, sock socket, svc Service) error {
 				s.counters.Inc("dhcp.dropped.too-large")
 				continue
 			}
-			if svc == ServiceDHCP && s.portHeld && s.forPortHolder(ctx, p.buf[:p.n]) {
-				continue
-			}
 			slot := len(answers)
 			if a, ok := s.decide(ctx, svc, p.buf[:p.n], p.src, encoded[slot][:0]); ok {
 				encoded[slot] = a.data
@@ -332,6 +350,8 @@ func sentCounter(svc Service, reply dhcpv4.MessageType) string {
 		return "dhcp.sent.dhcp-ack"
 	case svc == ServicePXE && reply == dhcpv4.MessageTypeAck:
 		return "dhcp.sent.pxe-ack"
+	case svc == ServiceDHCP && reply == dhcpv4.MessageTypeNak:
+		return "dhcp.sent.dhcp-nak"
 	}
 	return "dhcp.sent." + svc.String() + "-" + verb(reply)
 }
@@ -355,6 +375,8 @@ type pendingReply struct {
 	log  packetLog
 	d    Decision
 	ip   string
+	// detail, when set, is the boot event's detail instead of describe(d).
+	detail string
 }
 
 // decide processes one received packet: it counts and logs it and returns
@@ -382,6 +404,9 @@ func (s *Server) decide(ctx context.Context, svc Service, pkt []byte, src *net.U
 	}
 
 	paused := s.paused()
+	if svc == ServiceDHCP && s.full != nil {
+		return s.decideFull(ctx, req, src, buf, log, paused)
+	}
 	cfg := s.reply
 	var climbed ladderChoice
 	now := time.Now()
@@ -448,13 +473,22 @@ func (s *Server) answering(ctx context.Context, a pendingReply) {
 	}
 	a.log.answered(ctx, level, a)
 	if s.events != nil && record {
+		detail := a.detail
+		if detail == "" {
+			detail = describe(a.d)
+		}
 		s.events.Record(ctx, events.Event{
 			MAC:    a.log.mac,
 			IP:     a.ip,
 			Arch:   a.d.Arch,
 			Stage:  a.log.svc.Stage(),
-			Detail: describe(a.d),
+			Detail: detail,
 		})
+		if s.noAddr != nil && s.full == nil && a.log.svc == ServiceDHCP && a.d.Reply == dhcpv4.MessageTypeOffer {
+			if why := s.noAddr(); why != "" {
+				s.events.Record(ctx, events.Event{MAC: a.log.mac, Arch: a.d.Arch, Stage: events.StageDHCP, Detail: why})
+			}
+		}
 	}
 }
 

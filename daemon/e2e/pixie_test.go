@@ -117,6 +117,10 @@ type pixieOptions struct {
 	// before pixie starts (name -> contents): it wins over the OS's iPXE
 	// files.
 	FirmwareBytes map[string][]byte
+	// NoRouterDHCP leaves the router without a DHCPv4 server (it still
+	// sends IPv6 router advertisements): a LAN where only pixie can hand
+	// out addresses.
+	NoRouterDHCP bool
 }
 
 // startPixieLAN builds the LAN, starts the router's DHCP server and pixie
@@ -139,7 +143,13 @@ func startPixieLAN(t *testing.T, opts pixieOptions) *pixieLAN {
 			t.Fatal(err)
 		}
 	}
-	if p.Router, err = lan.StartRouterDHCP(opts.RouterConf...); err != nil {
+	if opts.NoRouterDHCP {
+		p.Router, err = lan.StartDnsmasq(lan.RouterNS, "router-ra", append([]string{"enable-ra",
+			fmt.Sprintf("dhcp-range=%s,ra-only,%d", testnet.IPv6Prefix, testnet.IPv6PrefixLen)}, opts.RouterConf...)...)
+	} else {
+		p.Router, err = lan.StartRouterDHCP(opts.RouterConf...)
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	if opts.WithOS {

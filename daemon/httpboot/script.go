@@ -158,7 +158,15 @@ func KernelArgs(plan store.BootPlan, r Request) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("profile %s: kernel arguments: %w", plan.Profile.Name, err)
 	}
-	out := tagRootfs(strings.Join(strings.Fields(b.String()), " "), r)
+	rendered := b.String()
+	if st, ok, err := reservedStatic(plan); err != nil {
+		return "", err
+	} else if ok && !strings.Contains(rendered, "ip=") {
+		// The reservation, where the profile does not set ip= itself:
+		// in proxy mode this is how the machine gets its address.
+		rendered += " " + st.KernelArgs()
+	}
+	out := tagRootfs(strings.Join(strings.Fields(rendered), " "), r)
 	if err := inertArgs(out); err != nil {
 		return "", fmt.Errorf("profile %s: kernel arguments: %w", plan.Profile.Name, err)
 	}
@@ -354,10 +362,34 @@ func RenderIgnition(plan store.BootPlan, r Request) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("profile %s: %w", plan.Profile.Name, err)
 	}
+	if st, ok, err := reservedStatic(plan); err != nil {
+		return nil, err
+	} else if ok {
+		// The OS's network file keeps the reserved address on the
+		// installed system.
+		if out, err = ignition.AddStaticFile(out, plan.Profile.OS, st); err != nil {
+			return nil, fmt.Errorf("machine %s: %w", plan.Machine.MAC, err)
+		}
+	}
 	// Served at the spec the machine's Ignition reads, or not at all: a
 	// machine overlay can need a newer spec than the profile's config.
 	if out, err = ignition.FitSpec(out, ignition.SpecFor(plan.Profile.OS, plan.Profile.IgnitionSpec, plan.Profile.Kernel)); err != nil {
 		return nil, fmt.Errorf("profile %s: %w", plan.Profile.Name, err)
 	}
 	return out, nil
+}
+
+// reservedStatic is the machine's reserved address (pixie machines set
+// --ip), if it has one. A reservation without a prefix is taken as a /24,
+// the prefix of nearly every LAN pixie serves.
+func reservedStatic(plan store.BootPlan) (ignition.Static, bool, error) {
+	m := plan.Machine
+	if m.IP == "" {
+		return ignition.Static{}, false, nil
+	}
+	st, err := ignition.ParseStatic(m.MAC, m.IP, m.Gateway, m.DNS, m.Hostname, 24)
+	if err != nil {
+		return st, false, fmt.Errorf("machine %s: %w", m.MAC, err)
+	}
+	return st, true, nil
 }

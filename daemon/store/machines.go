@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -34,8 +36,15 @@ type Machine struct {
 	LoaderStep   string    `json:"loader_step,omitempty"`
 	LoaderReason string    `json:"loader_reason,omitempty"`
 	LoaderStepAt time.Time `json:"loader_step_at,omitzero"`
-	CreatedAt    time.Time `json:"created_at"`
-	UpdatedAt    time.Time `json:"updated_at"`
+	// IP is the machine's reserved address, "ADDR" or "ADDR/PREFIX"
+	// (`pixie machines set MAC --ip`); Gateway and DNS go with it. In
+	// full-DHCP mode the MAC always gets it; in proxy mode pixie writes it
+	// into the boot. No two machines may reserve the same address.
+	IP        string    `json:"ip,omitempty"`
+	Gateway   string    `json:"gateway,omitempty"`
+	DNS       []string  `json:"dns,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 var (
@@ -70,6 +79,9 @@ func (m *Machine) Validate() error {
 	if m.LoaderStep != "" && (!validLoader(m.LoaderStep) || m.LoaderStep == LoaderAuto) {
 		return fmt.Errorf("%w: loader step %q: want snponly, ipxe or grub", ErrInvalid, m.LoaderStep)
 	}
+	if err := m.validateReservation(); err != nil {
+		return err
+	}
 	if strings.TrimSpace(m.Ignition) != "" {
 		if err := ignition.CheckOverlay(m.Ignition, ""); err != nil {
 			return fmt.Errorf("%w: machine %s: %v", ErrInvalid, m.MAC, err)
@@ -89,14 +101,22 @@ func validLoader(l string) bool {
 	return false
 }
 
-const machineCols = `mac, coalesce(profile, ''), hostname, vars, ignition, loader, loader_step, loader_reason, loader_step_at, created_at, updated_at`
+const machineCols = `mac, coalesce(profile, ''), hostname, vars, ignition, loader, loader_step, loader_reason, loader_step_at, ip, ip_prefix, gateway, dns, created_at, updated_at`
 
 func scanMachine(row interface{ Scan(...any) error }) (Machine, error) {
 	var m Machine
 	var vars string
-	var created, updated, stepAt int64
-	if err := row.Scan(&m.MAC, &m.Profile, &m.Hostname, &vars, &m.Ignition, &m.Loader, &m.LoaderStep, &m.LoaderReason, &stepAt, &created, &updated); err != nil {
+	var created, updated, stepAt, prefix int64
+	var dns string
+	if err := row.Scan(&m.MAC, &m.Profile, &m.Hostname, &vars, &m.Ignition, &m.Loader, &m.LoaderStep, &m.LoaderReason, &stepAt,
+		&m.IP, &prefix, &m.Gateway, &dns, &created, &updated); err != nil {
 		return m, err
+	}
+	if m.IP != "" && prefix > 0 {
+		m.IP += "/" + strconv.FormatInt(prefix, 10)
+	}
+	if dns != "" {
+		m.DNS = strings.Split(dns, ",")
 	}
 	if stepAt != 0 {
 		m.LoaderStepAt = time.Unix(0, stepAt).UTC()
@@ -155,17 +175,25 @@ func (s *Store) PutMachine(ctx context.Context, m Machine) (Machine, error) {
 		profile = m.Profile
 	}
 	now := time.Now().UnixNano()
+	ip, prefix := m.reservedAddr()
 	// The ladder's step is the DHCP server's to set: a PUT keeps it, or
 	// clears it (a reset) when it comes back empty.
-	_, err := s.db.ExecContext(ctx, `INSERT INTO machines(mac, profile, hostname, vars, ignition, loader, created_at, updated_at)
-		VALUES(?, ?, ?, ?, ?, ?, ?, ?)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO machines(mac, profile, hostname, vars, ignition, loader, ip, ip_prefix, gateway, dns, created_at, updated_at)
+		VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT(mac) DO UPDATE SET profile = excluded.profile, hostname = excluded.hostname,
 			vars = excluded.vars, ignition = excluded.ignition, loader = excluded.loader,
+			ip = excluded.ip, ip_prefix = excluded.ip_prefix, gateway = excluded.gateway, dns = excluded.dns,
 			loader_step = CASE WHEN ? = '' THEN '' ELSE loader_step END,
 			loader_reason = CASE WHEN ? = '' THEN '' ELSE loader_reason END,
 			loader_step_at = CASE WHEN ? = '' THEN 0 ELSE loader_step_at END,
 			updated_at = excluded.updated_at`,
-		m.MAC, profile, m.Hostname, string(vars), m.Ignition, m.Loader, now, now, m.LoaderStep, m.LoaderStep, m.LoaderStep)
+		m.MAC, profile, m.Hostname, string(vars), m.Ignition, m.Loader, ip, prefix, m.Gateway, strings.Join(m.DNS, ","),
+		now, now, m.LoaderStep, m.LoaderStep, m.LoaderStep)
+	if isConstraint(err) && ip != "" {
+		if owner, oerr := s.ReservedBy(ctx, ip); oerr == nil && owner != "" && owner != m.MAC {
+			return m, fmt.Errorf("%w: %s is already reserved for machine %s: pick another address, or remove that reservation first (`pixie machines set %s --ip ''`)", ErrExists, ip, owner, owner)
+		}
+	}
 	if isConstraint(err) {
 		return m, fmt.Errorf("%w: profile %q does not exist (see `pixie profiles list`)", ErrInvalid, m.Profile)
 	}
@@ -245,4 +273,83 @@ func (s *Store) SetLoaderStep(ctx context.Context, mac, step, reason string, at 
 			loader_step_at = excluded.loader_step_at`,
 		norm, step, reason, at.UnixNano(), now, now)
 	return diskFull(err)
+}
+
+// validateReservation normalizes IP ("ADDR" or "ADDR/PREFIX"), Gateway
+// and DNS, and checks they are IPv4 addresses that fit together.
+func (m *Machine) validateReservation() error {
+	m.IP, m.Gateway = strings.TrimSpace(m.IP), strings.TrimSpace(m.Gateway)
+	if m.IP == "" {
+		if m.Gateway != "" || len(m.DNS) > 0 {
+			return fmt.Errorf("%w: machine %s: a gateway or DNS server needs a reserved address: add --ip ADDR[/PREFIX]", ErrInvalid, m.MAC)
+		}
+		return nil
+	}
+	var addr netip.Addr
+	prefix := 0
+	if strings.Contains(m.IP, "/") {
+		p, err := netip.ParsePrefix(m.IP)
+		if err != nil || !p.Addr().Is4() || p.Bits() < 1 || p.Bits() > 32 {
+			return fmt.Errorf("%w: reserved address %q: want an IPv4 address, optionally with a prefix length (10.0.0.20/24)", ErrInvalid, m.IP)
+		}
+		addr, prefix = p.Addr(), p.Bits()
+	} else {
+		a, err := netip.ParseAddr(m.IP)
+		if err != nil || !a.Is4() {
+			return fmt.Errorf("%w: reserved address %q: want an IPv4 address, optionally with a prefix length (10.0.0.20/24)", ErrInvalid, m.IP)
+		}
+		addr = a
+	}
+	if addr.IsUnspecified() || addr.IsLoopback() || addr.IsMulticast() || addr == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+		return fmt.Errorf("%w: reserved address %s cannot be a machine's address: pick an address of the machine's network", ErrInvalid, addr)
+	}
+	if prefix > 0 && prefix < 31 {
+		p := netip.PrefixFrom(addr, prefix).Masked()
+		if addr == p.Addr() {
+			return fmt.Errorf("%w: reserved address %s is the network address of %s: pick a host address", ErrInvalid, addr, p)
+		}
+	}
+	m.IP = addr.String()
+	if prefix > 0 {
+		m.IP += "/" + strconv.Itoa(prefix)
+	}
+	if m.Gateway != "" {
+		g, err := netip.ParseAddr(m.Gateway)
+		if err != nil || !g.Is4() {
+			return fmt.Errorf("%w: gateway %q: want an IPv4 address", ErrInvalid, m.Gateway)
+		}
+		if g == addr {
+			return fmt.Errorf("%w: gateway %s is the machine's own reserved address: the gateway is the router's address", ErrInvalid, g)
+		}
+		m.Gateway = g.String()
+	}
+	for i, d := range m.DNS {
+		a, err := netip.ParseAddr(strings.TrimSpace(d))
+		if err != nil || !a.Is4() {
+			return fmt.Errorf("%w: DNS server %q: want an IPv4 address", ErrInvalid, d)
+		}
+		m.DNS[i] = a.String()
+	}
+	return nil
+}
+
+// reservedAddr splits a validated IP into the address and prefix columns.
+func (m Machine) reservedAddr() (string, int) {
+	if m.IP == "" {
+		return "", 0
+	}
+	if p, err := netip.ParsePrefix(m.IP); err == nil {
+		return p.Addr().String(), p.Bits()
+	}
+	return m.IP, 0
+}
+
+// ReservedBy returns the MAC that reserved ip, "" for none.
+func (s *Store) ReservedBy(ctx context.Context, ip string) (string, error) {
+	var mac string
+	err := s.db.QueryRowContext(ctx, `SELECT mac FROM machines WHERE ip = ?`, ip).Scan(&mac)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return mac, err
 }

@@ -241,6 +241,25 @@ ALTER TABLE machines ADD COLUMN loader_step_at INTEGER NOT NULL DEFAULT 0;
 	`
 ALTER TABLE profiles ADD COLUMN ignition_spec TEXT NOT NULL DEFAULT '';
 `,
+	// 6: full-DHCP mode's leases, one row per address ever handed out
+	// (so the table is bounded by the pool, not by the MACs seen), and a
+	// machine's reserved address, gateway and DNS servers.
+	`
+CREATE TABLE leases (
+	ip         TEXT PRIMARY KEY,
+	mac        TEXT NOT NULL DEFAULT '',
+	state      TEXT NOT NULL,
+	expires_at INTEGER NOT NULL,
+	hostname   TEXT NOT NULL DEFAULT '',
+	updated_at INTEGER NOT NULL
+);
+CREATE INDEX leases_mac ON leases(mac);
+ALTER TABLE machines ADD COLUMN ip TEXT NOT NULL DEFAULT '';
+ALTER TABLE machines ADD COLUMN ip_prefix INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE machines ADD COLUMN gateway TEXT NOT NULL DEFAULT '';
+ALTER TABLE machines ADD COLUMN dns TEXT NOT NULL DEFAULT '';
+CREATE UNIQUE INDEX machines_ip ON machines(ip) WHERE ip != '';
+`,
 }
 
 // seed is what a brand-new database starts with: the default profile, so a

@@ -176,6 +176,12 @@ func checkDaemon(f Facts) Check {
 			c.Status, c.Fix = Fail, "pixie resume"
 			c.Message += ": machines are not offered network boot"
 		}
+		if w := f.Daemon.DHCP.Warning; w != "" && c.Status == OK {
+			// No DHCP server on the link, or a rival beside full mode:
+			// machines will not get their addresses.
+			c.Status, c.Message = Warn, c.Message+"; "+w
+			c.Fix = "pixie status shows the DHCP state; pixie serve --dhcp hands out addresses where nobody does"
+		}
 		return c
 	}
 	c.Status, c.Message = Fail, "no pixie daemon answers on "+f.DaemonSocket

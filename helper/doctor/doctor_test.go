@@ -180,6 +180,7 @@ func TestCheckServiceDaemonDatabase(t *testing.T) {
 		{"stopped", Facts{Service: service.State{Kind: "launchd", Installed: true, Status: "stopped"}}, "service", Warn},
 		{"daemon answers", Facts{Daemon: &api.Status{Interface: "eth0"}}, "daemon", OK},
 		{"daemon paused", Facts{Daemon: &api.Status{Paused: true}}, "daemon", Fail},
+		{"no DHCP server on the link", Facts{Daemon: &api.Status{Interface: "en5", DHCP: api.DHCPStatus{Mode: "proxy", Checked: true, Warning: "no DHCP server answered on en5"}}}, "daemon", Warn},
 		{"no daemon", Facts{DaemonErr: errors.New("no socket")}, "daemon", Fail},
 		{"db ok", Facts{DBPath: "/var/lib/pixie/pixie.db", DBIntegrity: "ok"}, "database", OK},
 		{"no db yet", Facts{DBPath: "/var/lib/pixie/pixie.db"}, "database", OK},

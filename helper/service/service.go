@@ -96,6 +96,16 @@ type Settings struct {
 	EventsMaxAge time.Duration
 	// DHCPLinkLayer mirrors --dhcp-link-layer.
 	DHCPLinkLayer bool
+	// DHCP mirrors --dhcp: "full", "proxy" (--dhcp=false) or "" (the
+	// stored mode). DHCPRange, DHCPLeaseTime, DHCPRouter, DHCPDNS and
+	// DHCPForce mirror --dhcp-range, --dhcp-lease-time, --dhcp-router,
+	// --dhcp-dns and --force.
+	DHCP          string
+	DHCPRange     string
+	DHCPLeaseTime time.Duration
+	DHCPRouter    string
+	DHCPDNS       string
+	DHCPForce     bool
 }
 
 // Spec turns the settings into the service's command line for the
@@ -180,6 +190,27 @@ func (s Settings) Spec(goos, executable string) (Spec, error) {
 	}
 	if s.DHCPLinkLayer {
 		spec.Args = append(spec.Args, "--dhcp-link-layer")
+	}
+	switch s.DHCP {
+	case "":
+	case "full":
+		spec.Args = append(spec.Args, "--dhcp")
+	case "proxy":
+		spec.Args = append(spec.Args, "--dhcp=false")
+	default:
+		return Spec{}, fmt.Errorf("DHCP mode %q: use full (--dhcp) or proxy (--dhcp=false)", s.DHCP)
+	}
+	str("dhcp-range", s.DHCPRange, "")
+	if s.DHCPLeaseTime < 0 {
+		return Spec{}, fmt.Errorf("--dhcp-lease-time %s: give a positive duration", s.DHCPLeaseTime)
+	}
+	if s.DHCPLeaseTime != 0 {
+		spec.Args = append(spec.Args, "--dhcp-lease-time", s.DHCPLeaseTime.String())
+	}
+	str("dhcp-router", s.DHCPRouter, "")
+	str("dhcp-dns", s.DHCPDNS, "")
+	if s.DHCPForce {
+		spec.Args = append(spec.Args, "--force")
 	}
 	if s.IgnitionTokenTTL < 0 {
 		return Spec{}, fmt.Errorf("--ignition-token-ttl %s: give a positive duration", s.IgnitionTokenTTL)

@@ -171,6 +171,10 @@ func StatusLine(st State) (line, tooltip string) {
 		return join(" ", "Not serving", parens(where)), s.Problem
 	case !s.Serving:
 		return "Not serving", "The pixie service runs but its boot servers are down: see Show logs"
+	case s.DHCP.Warning != "":
+		// Serving, but machines get no address (or two servers hand
+		// them out): the person must see it without opening status.
+		return join(" ", "Serving", parens(where), "— DHCP problem"), s.DHCP.Warning
 	case where == "":
 		return "Serving", join(" · ", s.BootURL, s.LinkLayerShort())
 	}

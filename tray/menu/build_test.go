@@ -181,6 +181,24 @@ Quit -> quit
 `,
 		wantTip: "pixie: Not serving (en5 · 10.2.0.200)",
 	}, {
+		name: "serving, but no DHCP server on the link",
+		st: State{Status: api.Status{Serving: true, Interface: "en5", Address: "10.2.0.200",
+			DHCP: api.DHCPStatus{Mode: "proxy", Checked: true, Warning: "no DHCP server answered on en5: machines will get no address; run `pixie serve --dhcp` to hand out addresses on this link"}},
+			ServiceInstalled: true, Now: now},
+		want: `Serving (en5 · 10.2.0.200) — DHCP problem (off)
+[x] Offer network boot -> pause
+---
+Recently booted (off)
+No machines booted yet (off)
+---
+Open data folder (off) -> open-data-folder
+Show logs -> show-logs
+---
+Quit -> quit
+`,
+		wantOn:  true,
+		wantTip: "pixie: Serving (en5 · 10.2.0.200) — DHCP problem",
+	}, {
 		name: "no permission, a failed action a moment ago",
 		st: State{Err: &api.PermissionError{Socket: "/run/pixie/pixie.sock", Err: syscall.EACCES}, ServiceInstalled: true,
 			DataDir: "/var/lib/pixie", Now: now, Notice: "Could not pause network boot: boom\nmore", NoticeAt: now.Add(-30 * time.Second)},
