@@ -1,0 +1,82 @@
+package e2e
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/pixie-boot/pixie/internal/testnet"
+)
+
+const macARM64 = "52:54:00:aa:64:01"
+
+// TestARM64ShimGRUB boots an emulated arm64 UEFI machine (QEMU virt,
+// AAVMF with Microsoft's keys enrolled and Secure Boot on) from pixie:
+// AAVMF's PXE client (arch 11) takes pixie's proxy offer; pixie has no
+// arm64 iPXE (Debian ships none), so the ladder offers shimaa64.efi at
+// once; shim loads grubaa64.efi from pixie; Debian's GRUB asks the
+// router's next-server (pixie) for its config; GRUB loads Debian's signed
+// arm64 kernel and an arm64 busybox initrd over TFTP, and the initrd
+// fetches its Ignition config. The loaders come from Debian's
+// shim-signed:arm64 and grub-efi-arm64-signed, copied into pixie's
+// firmware override; nothing in pixie's configuration names them.
+func TestARM64ShimGRUB(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots an aarch64 VM under TCG: not with -short")
+	}
+	shim, grub := testnet.RequireARM64VM(t)
+	p := startPixieLAN(t, pixieOptions{
+		WithOS:     true,
+		ARM64:      true,
+		RouterConf: []string{testnet.NextServer(testnet.ServerIP)},
+		Firmware:   map[string]string{"shimaa64.efi": shim, "grubaa64.efi": grub},
+	})
+	var fw []string
+	for _, a := range p.Status(t).Firmware {
+		if a.Arch == "efi-arm64" {
+			for _, f := range a.Files {
+				fw = append(fw, f.Name)
+			}
+		}
+	}
+	if !slices.Contains(fw, "shimaa64.efi") || !slices.Contains(fw, "grubaa64.efi") {
+		t.Fatalf("pixie status: efi-arm64 serves %v, want shimaa64.efi and grubaa64.efi", fw)
+	}
+	// The arm64 virt machine's serial port is the PL011, ttyAMA0: the
+	// last console= is /dev/console, where the initrd prints its markers.
+	p.appendArgs(t, defaultProfile, "console=ttyAMA0 panic=5")
+
+	res, wall := p.Boot(context.Background(), t, testnet.ARM64SecureBoot, macARM64, nil)
+	t.Logf("arm64 Secure Boot shim -> GRUB boot: %s (wall %.1fs)", res, wall.Seconds())
+	got := bootedSHA(t, res)
+	if !strings.Contains(res.Log, testnet.MarkerARM64SecureBoot) {
+		t.Errorf("the arm64 kernel did not say %q: Secure Boot was not on\n%s", testnet.MarkerARM64SecureBoot, tail(cleanConsole(res.Log), 3000))
+	}
+	for _, line := range strings.Split(cleanConsole(res.Log), "\n") {
+		if strings.Contains(line, "Secure Boot") || strings.Contains(line, "locked down") {
+			t.Logf("console: %s", strings.TrimSpace(line))
+		}
+	}
+	checkTimeline(t, p, macARM64, 0, []string{"dhcp", "tftp", "tftp", "script", "kernel", "initrd", "ignition"}, nil)
+	es := p.Timeline(t, macARM64)
+	var tftp []string
+	for _, e := range es {
+		if e.Stage == "tftp" {
+			tftp = append(tftp, strings.Fields(e.Detail)[0])
+		}
+		if e.Stage == "dhcp" && e.Arch != "efi-arm64" {
+			t.Errorf("dhcp event with arch %q, want efi-arm64: %+v", e.Arch, e)
+		}
+	}
+	if !slices.Equal(tftp, []string{"shimaa64.efi", "grubaa64.efi"}) {
+		t.Errorf("TFTP downloads of %s: %v, want shimaa64.efi then grubaa64.efi", macARM64, tftp)
+	}
+	if e, ok := firstStage(es, "script"); !ok || !strings.Contains(e.Detail, "GRUB config") {
+		t.Errorf("script event %+v: want the GRUB config", e)
+	}
+	want := p.Ignition(t, res)
+	if got != "" && got != sha256Hex(want) {
+		t.Errorf("the machine fetched a config with sha256 %s; pixie serves %s for %s", got, sha256Hex(want), macARM64)
+	}
+}
