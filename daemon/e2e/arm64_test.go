@@ -9,7 +9,10 @@ import (
 	"github.com/pixie-boot/pixie/internal/testnet"
 )
 
-const macARM64 = "52:54:00:aa:64:01"
+const (
+	macARM64       = "52:54:00:aa:64:01"
+	macARM64Denied = "52:54:00:aa:64:02"
+)
 
 // TestARM64ShimGRUB boots an emulated arm64 UEFI machine (QEMU virt,
 // AAVMF with Microsoft's keys enrolled and Secure Boot on) from pixie:
@@ -21,11 +24,20 @@ const macARM64 = "52:54:00:aa:64:01"
 // fetches its Ignition config. The loaders come from Debian's
 // shim-signed:arm64 and grub-efi-arm64-signed, copied into pixie's
 // firmware override; nothing in pixie's configuration names them.
+//
+// The negative: the same firmware refuses GRUB offered as the first stage
+// (signed by Debian, not by Microsoft), which proves that AAVMF enforces
+// Secure Boot and that shim is what made the good boot possible.
 func TestARM64ShimGRUB(t *testing.T) {
 	if testing.Short() {
-		t.Skip("boots an aarch64 VM under TCG: not with -short")
+		t.Skip("boots aarch64 VMs under TCG: not with -short")
 	}
 	shim, grub := testnet.RequireARM64VM(t)
+	t.Run("shim-grub", func(t *testing.T) { testARM64Boot(t, shim, grub) })
+	t.Run("not-microsoft-signed", func(t *testing.T) { testARM64Refused(t, grub) })
+}
+
+func testARM64Boot(t *testing.T, shim, grub string) {
 	p := startPixieLAN(t, pixieOptions{
 		WithOS:     true,
 		ARM64:      true,
@@ -78,5 +90,40 @@ func TestARM64ShimGRUB(t *testing.T) {
 	want := p.Ignition(t, res)
 	if got != "" && got != sha256Hex(want) {
 		t.Errorf("the machine fetched a config with sha256 %s; pixie serves %s for %s", got, sha256Hex(want), macARM64)
+	}
+}
+
+func testARM64Refused(t *testing.T, grub string) {
+	p := startPixieLAN(t, pixieOptions{
+		WithOS:     true,
+		ARM64:      true,
+		RouterConf: []string{testnet.NextServer(testnet.ServerIP)},
+		// Debian's GRUB where shim belongs: AAVMF gets it as its first
+		// stage and must check it against Microsoft's keys.
+		Firmware: map[string]string{"shimaa64.efi": grub},
+	})
+	tap, err := p.LAN.AddTap("tapdenied")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.LAN.RunVM(context.Background(), testnet.VMOptions{
+		Firmware: testnet.ARM64SecureBoot, MAC: macARM64Denied, Tap: tap,
+		StopOn: append(testnet.DefaultStopMarkers(), testnet.MarkerAccessDenied),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("arm64 Secure Boot with a Debian-signed first stage: %s", res)
+	if res.Matched != testnet.MarkerAccessDenied {
+		t.Errorf("AAVMF with Secure Boot did not refuse GRUB as its first stage (want %q on the console):\n%s",
+			testnet.MarkerAccessDenied, tail(cleanConsole(res.Log), 3000))
+	}
+	es := p.Timeline(t, macARM64Denied)
+	t.Logf("pixie timeline %s:\n%s", macARM64Denied, formatEvents(es))
+	if e, ok := firstStage(es, "tftp"); !ok || !strings.HasPrefix(e.Detail, "shimaa64.efi") {
+		t.Errorf("no TFTP download of the first stage by %s: %+v", macARM64Denied, es)
+	}
+	if _, ok := firstStage(es, "script"); ok {
+		t.Errorf("GRUB ran although the firmware should have refused it: %+v", es)
 	}
 }
