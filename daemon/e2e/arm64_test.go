@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -91,6 +92,40 @@ func testARM64Boot(t *testing.T, shim, grub string) {
 	if got != "" && got != sha256Hex(want) {
 		t.Errorf("the machine fetched a config with sha256 %s; pixie serves %s for %s", got, sha256Hex(want), macARM64)
 	}
+	checkARM64Doctor(t, p)
+}
+
+// checkARM64Doctor asks `pixie doctor` what the daemon serves arm64
+// machines: the shim+GRUB pair, from the data dir, with the CA read from
+// the shim itself; and, once the machine is pinned to GRUB, which pair
+// its profile boots through.
+func checkARM64Doctor(t *testing.T, p *pixieLAN) {
+	p.MustCLI(t, "machines", "set", macARM64, "--loader", "grub")
+	// doctor exits 1 when something blocks network boot somewhere (this
+	// host's own interfaces, say): the report on stdout is what counts.
+	out, _ := p.CLI("doctor", "--json")
+	// The report's JSON shape (helper/doctor.Report), read as the
+	// user's tools would.
+	var r struct {
+		Checks []doctorCheck `json:"checks"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("pixie doctor --json: %v\n%s", err, out)
+	}
+	checks := map[string]doctorCheck{}
+	for _, c := range r.Checks {
+		checks[c.Name] = c
+		t.Logf("doctor: %-4s %s: %s", c.Status, c.Name, c.Message)
+	}
+	for name, want := range map[string]string{
+		"firmware efi-arm64":                        "shim+GRUB: shimaa64.efi (data-dir; boots what Debian Secure Boot CA signed) + grubaa64.efi (data-dir)",
+		"secure boot for profile " + defaultProfile: "booted through GRUB by " + macARM64,
+	} {
+		c, ok := checks[name]
+		if !ok || c.Status != "ok" || !strings.Contains(c.Message, want) {
+			t.Errorf("doctor %q = %+v (found %v); want ok with %q", name, c, ok, want)
+		}
+	}
 }
 
 func testARM64Refused(t *testing.T, grub string) {
@@ -126,4 +161,11 @@ func testARM64Refused(t *testing.T, grub string) {
 	if _, ok := firstStage(es, "script"); ok {
 		t.Errorf("GRUB ran although the firmware should have refused it: %+v", es)
 	}
+}
+
+type doctorCheck struct {
+	Name    string `json:"name"`
+	Status  string `json:"status"`
+	Message string `json:"message"`
+	Fix     string `json:"fix"`
 }

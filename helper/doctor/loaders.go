@@ -119,7 +119,7 @@ func uefiLoaderCheck(a api.Firmware, set grubSet, grubMACs []string, fix string)
 	}
 	c.Message = strings.Join(parts, "; ")
 	if needGRUB && c.Status != OK {
-		c.Message += fmt.Sprintf(" (machines on GRUB: %s)", strings.Join(grubMACs, ", "))
+		c.Message += fmt.Sprintf(" (machines on GRUB, of whatever architecture: %s)", strings.Join(grubMACs, ", "))
 	}
 	return c
 }

@@ -48,7 +48,7 @@ func TestUEFILoaderLines(t *testing.T) {
 		{"x64 no pair, nobody on GRUB", onlyIPXE, nil, "firmware efi-x64", OK, []string{
 			"no shim+GRUB (not found: shimx64.efi, grubx64.efi): a machine with Secure Boot on cannot boot"}},
 		{"x64 no pair, a machine on GRUB", onlyIPXE, []string{"52:54:00:00:00:01"}, "firmware efi-x64", Warn, []string{
-			"no shim+GRUB", "machines on GRUB: 52:54:00:00:00:01"}},
+			"no shim+GRUB", "machines on GRUB, of whatever architecture: 52:54:00:00:00:01"}},
 		{"arm64 nothing", onlyIPXE, nil, "firmware efi-arm64", OK, []string{
 			"nothing to serve", "needed only for efi-arm64 machines", "shim-signed:arm64"}},
 		{"arm64 nothing, a machine on GRUB", onlyIPXE, []string{"52:54:00:00:00:01"}, "firmware efi-arm64", Warn, []string{
