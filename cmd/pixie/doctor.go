@@ -25,7 +25,9 @@ installed and running; who holds UDP 67, 4011 and 69 and the HTTP port
 SO_REUSEPORT let both bind; on macOS launchd holding UDP 67 is named as
 Internet Sharing's bootpd); on macOS whether bootpd or dnsmasq runs and
 whether the Application Firewall lets PXE clients reach pixie;
-the iPXE firmware for each client architecture; whether the interface is
+the iPXE firmware and the Secure Boot shim+GRUB pair for each client
+architecture (with the CA each shim trusts), and which profiles machines
+boot through GRUB without a pair that trusts their OS; whether the interface is
 up with an IPv4 address; whether the kernels and initrds each profile
 names exist; and the database's integrity.
 

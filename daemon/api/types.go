@@ -181,4 +181,10 @@ type Firmware struct {
 type FirmwareFile struct {
 	Name   string `json:"name"`
 	Source string `json:"source"`
+	// Kind is what the file is: "ipxe", or "shim" and "grub", the two
+	// halves of the Secure Boot chain.
+	Kind string `json:"kind,omitempty"`
+	// Vendor, for a shim, is the CA built into it, e.g. "Debian Secure
+	// Boot CA": shim starts only GRUBs and kernels that CA signed.
+	Vendor string `json:"vendor,omitempty"`
 }

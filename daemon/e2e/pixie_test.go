@@ -99,6 +99,9 @@ type pixieOptions struct {
 	// WithOS puts the Debian kernel and the test initrd into the asset
 	// store as the default profile's kernel and initrd.
 	WithOS bool
+	// ARM64 makes WithOS use Debian's arm64 kernel and an arm64 initrd
+	// (testnet.FindKernelARM64) instead of the host's.
+	ARM64 bool
 	// SocketDir holds the control socket; default a new temporary
 	// directory (short enough for a unix socket path).
 	SocketDir string
@@ -157,7 +160,11 @@ func startPixieLAN(t *testing.T, opts pixieOptions) *pixieLAN {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		k, err := testnet.FindKernel()
+		findKernel := testnet.FindKernel
+		if opts.ARM64 {
+			findKernel = testnet.FindKernelARM64
+		}
+		k, err := findKernel()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,6 +16,9 @@ type FileStatus struct {
 	Source string `json:"source,omitempty"` // where it is served from, when found
 	Path   string `json:"path,omitempty"`   // the file on disk; "" if embedded
 	Size   int64  `json:"size,omitempty"`
+	// Vendor is, for a shim, whose CA is built into it (ShimVendor):
+	// whose kernels it boots under Secure Boot. "" when unknown.
+	Vendor string `json:"vendor,omitempty"`
 	// Problem says why a file that is present cannot be served (a refused
 	// symlink, an unreadable file). Found is false then.
 	Problem string `json:"problem,omitempty"`
@@ -61,6 +64,8 @@ func (r ArchReport) String() string {
 	var found, missing []string
 	for _, f := range r.Files {
 		switch {
+		case f.Found && f.Vendor != "":
+			found = append(found, fmt.Sprintf("%s (%s, %d bytes, boots what %s signed)", f.Name, f.Source, f.Size, f.Vendor))
 		case f.Found:
 			found = append(found, fmt.Sprintf("%s (%s, %d bytes)", f.Name, f.Source, f.Size))
 		case f.Problem != "":
@@ -98,6 +103,9 @@ func (s *Set) Report() []ArchReport {
 			switch {
 			case err == nil:
 				st.Found, st.Source, st.Path, st.Size = true, f.Source(), f.Path(), f.Size()
+				if k.Kind == KindShim {
+					st.Vendor = f.vendor()
+				}
 				f.Close()
 			case !errors.Is(err, ErrNotFound):
 				st.Problem = err.Error()
@@ -116,7 +124,7 @@ func (s *Set) StatusReport() []api.Firmware {
 	for _, r := range s.Report() {
 		a := api.Firmware{Arch: string(r.Arch), Files: []api.FirmwareFile{}, Missing: r.Missing()}
 		for _, f := range r.Found() {
-			a.Files = append(a.Files, api.FirmwareFile{Name: f.Name, Source: f.Source})
+			a.Files = append(a.Files, api.FirmwareFile{Name: f.Name, Source: f.Source, Kind: string(f.Kind), Vendor: f.Vendor})
 		}
 		out = append(out, a)
 	}

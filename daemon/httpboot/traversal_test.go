@@ -127,7 +127,9 @@ func TestTraversalOverHTTP(t *testing.T) {
 	addr := strings.TrimPrefix(ts.URL, "http://")
 
 	// The routes work, so a refusal below is a refusal and not a typo.
-	for target, want := range map[string]string{"/assets/fcos/vmlinuz": "kernel", "/firmware/ipxe.efi": "firmware"} {
+	for target, want := range map[string]string{"/assets/fcos/vmlinuz": "kernel", "/firmware/ipxe.efi": "firmware",
+		// shim's spelling of its second stage under UEFI HTTP boot.
+		"/firmware//ipxe.efi": "firmware"} {
 		if code, body := rawGet(t, addr, target); code != 200 || string(body) != want {
 			t.Fatalf("GET %s = %d %q", target, code, body)
 		}
@@ -166,6 +168,13 @@ func TestTraversalOverHTTP(t *testing.T) {
 		"/firmware/escape.efi",
 		"/firmware/" + long,
 		"/firmware/%2fetc%2fpasswd",
+		"/firmware///ipxe.efi",
+		"/firmware//..%2fsecret",
+		"/firmware//%2e%2e/secret",
+		"/firmware//escape.efi",
+		"/firmware//",
+		"/firmware//ipxe.efi/",
+		"/assets//fcos/vmlinuz",
 	}
 	logged := 0
 	for _, target := range targets {

@@ -117,8 +117,14 @@ func Evaluate(f Facts) Report {
 	checks = append(checks, checkFirewall(f.Firewall)...)
 	checks = append(checks, checkLogRotation(f))
 	checks = append(checks, checkInterface(f))
-	checks = append(checks, checkFirmware(f.Firmware, f.GOOS)...)
+	var onGRUB []string
+	for _, macs := range grubMachines(f) {
+		onGRUB = append(onGRUB, macs...)
+	}
+	slices.Sort(onGRUB)
+	checks = append(checks, checkFirmware(f.Firmware, f.GOOS, onGRUB)...)
 	checks = append(checks, checkProfiles(f)...)
+	checks = append(checks, checkGRUBProfiles(f)...)
 	checks = append(checks, checkDatabase(f))
 	r := Report{}
 	for _, c := range checks {
@@ -421,10 +427,11 @@ func prefixes(ps []netip.Prefix) string {
 	return strings.Join(s, ", ")
 }
 
-// checkFirmware says per architecture what iPXE pixie hands out. BIOS and
-// x86-64 UEFI are what almost every PC needs; nothing at all blocks every
-// PXE boot (iPXE ROMs, which skip TFTP, aside).
-func checkFirmware(fw []api.Firmware, goos string) []Check {
+// checkFirmware says per architecture what pixie hands out: iPXE, and on
+// UEFI the shim+GRUB pair (uefiLoaderCheck). BIOS and x86-64 UEFI are what
+// almost every PC needs; nothing at all blocks every PXE boot (iPXE ROMs,
+// which skip TFTP, aside). onGRUB are the machines that boot through GRUB.
+func checkFirmware(fw []api.Firmware, goos string, onGRUB []string) []Check {
 	fix := firmwareFix(goos)
 	found := false
 	for _, a := range fw {
@@ -433,8 +440,16 @@ func checkFirmware(fw []api.Firmware, goos string) []Check {
 	if !found {
 		return []Check{{Name: "firmware", Status: Fail, Message: "no iPXE firmware found for any architecture: PXE clients get nothing over TFTP", Fix: fix}}
 	}
+	sets := map[string]grubSet{}
+	for _, s := range grubSets(fw) {
+		sets[s.arch] = s
+	}
 	var out []Check
 	for _, a := range fw {
+		if set, ok := sets[a.Arch]; ok {
+			out = append(out, uefiLoaderCheck(a, set, onGRUB, fix))
+			continue
+		}
 		c := Check{Name: "firmware " + a.Arch}
 		if len(a.Files) > 0 {
 			var files []string

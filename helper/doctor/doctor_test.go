@@ -110,7 +110,7 @@ func TestCheckInterface(t *testing.T) {
 
 func TestCheckFirmware(t *testing.T) {
 	none := []api.Firmware{{Arch: "bios", Missing: []string{"undionly.kpxe"}}, {Arch: "efi-x64", Missing: []string{"ipxe.efi"}}}
-	r := Report{Checks: checkFirmware(none, "linux")}
+	r := Report{Checks: checkFirmware(none, "linux", nil)}
 	if len(r.Checks) != 1 || r.Checks[0].Status != Fail {
 		t.Errorf("no firmware at all: %+v", r.Checks)
 	}
@@ -119,7 +119,7 @@ func TestCheckFirmware(t *testing.T) {
 		{Arch: "efi-x64", Files: []api.FirmwareFile{{Name: "ipxe.efi", Source: "/usr/lib/ipxe"}}, Missing: []string{"snponly.efi"}},
 		{Arch: "efi-arm64", Missing: []string{"ipxe-arm64.efi"}},
 	}
-	r = Report{Checks: checkFirmware(debian, "linux")}
+	r = Report{Checks: checkFirmware(debian, "linux", nil)}
 	if c := verdict(t, r, "firmware bios"); c.Status != OK || c.Message != "undionly.kpxe (/usr/lib/ipxe)" {
 		t.Errorf("bios: %+v", c)
 	}
@@ -130,7 +130,7 @@ func TestCheckFirmware(t *testing.T) {
 		t.Errorf("efi-arm64: %+v", c)
 	}
 	noBIOS := append([]api.Firmware{{Arch: "bios", Missing: []string{"undionly.kpxe"}}}, debian[1:]...)
-	if c := verdict(t, Report{Checks: checkFirmware(noBIOS, "linux")}, "firmware bios"); c.Status != Warn || c.Fix == "" {
+	if c := verdict(t, Report{Checks: checkFirmware(noBIOS, "linux", nil)}, "firmware bios"); c.Status != Warn || c.Fix == "" {
 		t.Errorf("no BIOS firmware: %+v", c)
 	}
 }

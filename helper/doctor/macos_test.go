@@ -166,7 +166,7 @@ func TestAdvicePerOS(t *testing.T) {
 		}
 	}
 	fix := func(goos string) string {
-		return checkFirmware([]api.Firmware{{Arch: "bios", Missing: []string{"undionly.kpxe"}}}, goos)[0].Fix
+		return checkFirmware([]api.Firmware{{Arch: "bios", Missing: []string{"undionly.kpxe"}}}, goos, nil)[0].Fix
 	}
 	if d, l := fix("darwin"), fix("linux"); !strings.Contains(d, "Pixie app or pkg") || strings.Contains(d, "apt") || !strings.Contains(l, "apt install ipxe") {
 		t.Errorf("firmware advice: darwin %q, linux %q", d, l)

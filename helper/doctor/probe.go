@@ -121,16 +121,25 @@ func Gather(ctx context.Context, o Options) Facts {
 
 	f.DBPath = filepath.Join(dataDir, "pixie.db")
 	readDatabase(ctx, &f, dataDir)
-	if f.ProfilesErr != nil && f.Daemon != nil {
-		// The database was unreadable (not root?): ask the daemon.
-		f.ProfilesErr = nil
-		f.DefaultProfile = store.DefaultProfileName
-		if f.Profiles, err = client.Profiles(ctx); err == nil {
-			f.Machines, err = client.Machines(ctx)
-		}
-		f.ProfilesErr = err
+	if f.Daemon != nil {
+		// Ask the daemon: it answers without root when the database is
+		// unreadable, and its profiles and machines carry every field
+		// (OS kind, loader), where the database read above has only the
+		// first schema's columns.
+		profiles, err := client.Profiles(ctx)
+		var machines []api.Machine
 		if err == nil {
+			machines, err = client.Machines(ctx)
+		}
+		switch {
+		case err == nil:
+			if f.ProfilesErr != nil {
+				f.DefaultProfile = store.DefaultProfileName
+			}
+			f.Profiles, f.Machines, f.ProfilesErr = profiles, machines, nil
 			f.MissingAssets = missingAssets(dataDir, f.Profiles)
+		case f.ProfilesErr != nil:
+			f.ProfilesErr = err
 		}
 	}
 	return f

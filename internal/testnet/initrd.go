@@ -56,9 +56,12 @@ func BuildInitrd(t testing.TB, dir string) string {
 
 // WriteInitrd is BuildInitrd for a given kernel, without a testing.TB.
 func WriteInitrd(path string, k Kernel) error {
-	busybox, err := Busybox()
-	if err != nil {
-		return err
+	busybox := k.Busybox
+	if busybox == "" {
+		var err error
+		if busybox, err = Busybox(); err != nil {
+			return err
+		}
 	}
 	mods, err := k.ModulesFor(InitrdModules()...)
 	if err != nil {

@@ -20,23 +20,38 @@ type Kernel struct {
 	Path       string // /boot/vmlinuz-<Version>
 	Version    string // e.g. 6.1.0-56-amd64
 	ModulesDir string // /lib/modules/<Version>
+	// Busybox is the static busybox the initrd for this kernel carries:
+	// "" for the host's (Busybox), set for a foreign architecture's.
+	Busybox string
 }
 
 // FindKernel returns the newest /boot/vmlinuz-* that has a modules.dep.
 // It is not necessarily the running kernel (in a container that one's
 // modules are usually absent); the VM boots this one.
 func FindKernel() (Kernel, error) {
-	paths, _ := filepath.Glob("/boot/vmlinuz-*")
+	k, err := findKernelIn("/")
+	if err != nil {
+		return Kernel{}, fmt.Errorf("%w (Debian package linux-image-amd64)", err)
+	}
+	return k, nil
+}
+
+// findKernelIn is FindKernel for a root directory holding boot/ and
+// lib/modules/: "/" for the host's kernel, an unpacked cache for a foreign
+// architecture's.
+func findKernelIn(root string) (Kernel, error) {
+	paths, _ := filepath.Glob(filepath.Join(root, "boot", "vmlinuz-*"))
 	var found []Kernel
 	for _, p := range paths {
 		v := strings.TrimPrefix(filepath.Base(p), "vmlinuz-")
-		dir := filepath.Join("/lib/modules", v)
+		dir := filepath.Join(root, "lib", "modules", v)
 		if _, err := os.Stat(filepath.Join(dir, "modules.dep")); err == nil {
 			found = append(found, Kernel{Path: p, Version: v, ModulesDir: dir})
 		}
 	}
 	if len(found) == 0 {
-		return Kernel{}, fmt.Errorf("no /boot/vmlinuz-* with /lib/modules/<version>/modules.dep (Debian package linux-image-amd64); saw %v", paths)
+		return Kernel{}, fmt.Errorf("no %s with %s/<version>/modules.dep; saw %v",
+			filepath.Join(root, "boot", "vmlinuz-*"), filepath.Join(root, "lib", "modules"), paths)
 	}
 	sort.Slice(found, func(i, j int) bool { return versionLess(found[i].Version, found[j].Version) })
 	return found[len(found)-1], nil

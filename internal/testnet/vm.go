@@ -176,6 +176,12 @@ func QEMUArgs(opts VMOptions, serialLog, varsCopy string) ([]string, error) {
 			return nil, err
 		}
 		args = append(args, sb...)
+	case ARM64, ARM64SecureBoot:
+		a, err := arm64Args(opts, varsCopy)
+		if err != nil {
+			return nil, err
+		}
+		args = append(args, a...)
 	case BIOS:
 		rom, err := IPXEOptionROM()
 		if err != nil {
@@ -212,6 +218,9 @@ func (l *LAN) RunVM(ctx context.Context, opts VMOptions) (*VMResult, error) {
 	timeout := opts.Timeout
 	if timeout == 0 {
 		timeout = DefaultVMTimeout
+		if opts.Firmware.IsARM64() {
+			timeout = ARM64VMTimeout
+		}
 	}
 	stopOn := opts.StopOn
 	if stopOn == nil {
@@ -238,13 +247,24 @@ func (l *LAN) RunVM(ctx context.Context, opts VMOptions) (*VMResult, error) {
 			return nil, err
 		}
 	}
+	qemu := "qemu-system-x86_64"
+	if opts.Firmware.IsARM64() {
+		_, tmpl, err := AAVMF(opts.Firmware)
+		if err != nil {
+			return nil, err
+		}
+		if err := CopyFile(vars, tmpl); err != nil {
+			return nil, err
+		}
+		qemu = "qemu-system-aarch64"
+	}
 	args, err := QEMUArgs(opts, serial, vars)
 	if err != nil {
 		return nil, err
 	}
 
 	start := time.Now()
-	p, err := l.Start(l.BridgeNS, "qemu-system-x86_64", args...)
+	p, err := l.Start(l.BridgeNS, qemu, args...)
 	if err != nil {
 		return nil, err
 	}

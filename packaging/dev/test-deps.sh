@@ -6,14 +6,24 @@
 # (the tests that need them skip and say so).
 set -euo pipefail
 
-pkgs=(iproute2 qemu-system-x86 ovmf ipxe ipxe-qemu dnsmasq busybox-static tftp-hpa
-      curl cpio kmod linux-image-amd64 gcc dbus-daemon systemd xz-utils ignition)
-# Debian's signed shim and GRUB (Secure Boot test), unpacked rather than
-# installed: their maintainer scripts expect an EFI system.
-loaders=/var/cache/pixie-test/loaders
-if [ "$(id -u)" -eq 0 ] && [ ! -f "$loaders/usr/lib/shim/shimx64.efi.signed" ] && command -v apt-get >/dev/null; then
-  bash "$(dirname "$0")/../../assets/firmware/fetch-debian-loaders.sh" --unpack "$loaders" >/dev/null 2>&1 ||
-    echo "could not fetch Debian's signed shim/GRUB into $loaders (the Secure Boot test will skip)"
+pkgs=(iproute2 qemu-system-x86 ovmf ipxe ipxe-qemu qemu-system-arm qemu-efi-aarch64 dnsmasq
+      busybox-static tftp-hpa curl cpio kmod linux-image-amd64 gcc dbus-daemon systemd xz-utils ignition)
+here="$(cd "$(dirname "$0")" && pwd)"
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+  # The arm64 boot's kernel, busybox and loaders come from Debian's arm64
+  # package lists (unpacked below, never installed).
+  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    dpkg --add-architecture arm64 && apt-get update -qq
+  fi
+  # Debian's signed shim and GRUB (Secure Boot and arm64 tests), unpacked
+  # rather than installed: their maintainer scripts expect an EFI system.
+  loaders=/var/cache/pixie-test/loaders
+  if [ ! -f "$loaders/usr/lib/shim/shimx64.efi.signed" ] || [ ! -f "$loaders/usr/lib/shim/shimaa64.efi.signed" ]; then
+    bash "$here/../../assets/firmware/fetch-debian-loaders.sh" --unpack "$loaders" >/dev/null 2>&1 ||
+      echo "could not fetch Debian's signed shim/GRUB into $loaders (the Secure Boot and arm64 tests will skip)"
+  fi
+  bash "$here/fetch-arm64-test-os.sh" /var/cache/pixie-test/arm64 >/dev/null 2>&1 ||
+    echo "could not unpack Debian's arm64 kernel and busybox into /var/cache/pixie-test/arm64 (the arm64 test will skip)"
 fi
 missing=()
 for p in "${pkgs[@]}"; do
