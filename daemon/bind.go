@@ -72,7 +72,8 @@ type binder struct {
 	dhcpEvents *events.Queue
 	counters   *events.Counters
 	paused     func() bool
-	fw         *firmware.Set
+	fw         firmware.WithImages // the server's set and each image's own loaders
+	loaderSets dhcp.LoaderSets
 	neigh      *neighbors.Table
 	handler    http.Handler
 	grub       tftp.Generated
@@ -111,6 +112,8 @@ func (b *binder) bind(choice netif.Choice) (*bootServers, error) {
 		Firmware: b.fw,
 		Seen:     b.neigh.Seen,
 		Ladder:   b.ladder,
+
+		LoaderSets: b.loaderSets,
 	})
 	if err != nil {
 		return nil, err

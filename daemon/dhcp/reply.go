@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net"
 	"net/netip"
+	"path"
 	"strconv"
 	"strings"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/insomniacslk/dhcp/iana"
 
 	"github.com/pixie-boot/pixie/daemon/events"
+	"github.com/pixie-boot/pixie/daemon/hwaddr"
 )
 
 // Service names the listener a request arrived on. The same packet means
@@ -120,6 +122,9 @@ type ReplyConfig struct {
 	// Firmware says which firmware files exist. A client whose file is
 	// missing is not answered, so it can still boot from another server.
 	Firmware Firmware
+	// LoaderSets finds machines whose profile's image has its own shim
+	// and GRUB (loaderset.go); nil: every machine gets the server's.
+	LoaderSets LoaderSets
 }
 
 func (c ReplyConfig) url(path string) string {
@@ -258,7 +263,7 @@ func Reply(req *dhcpv4.DHCPv4, svc Service, cfg ReplyConfig) (*dhcpv4.DHCPv4, De
 		// again, or it would chainload itself forever.
 		d.BootFile = cfg.url(ScriptPath)
 	default:
-		name, ok := firmwareFor(arch, cfg, &d)
+		name, ok := firmwareFor(arch, cfg, &d, hwaddr.String(req.ClientHWAddr))
 		if !ok {
 			return ignore(ReasonUnsupportedArch)
 		}
@@ -307,7 +312,7 @@ func isIPXE(req *dhcpv4.DHCPv4) bool {
 // firmwareFor maps an architecture to its first-stage file name. For UEFI
 // x86-64 and arm64 the loader decides (see pickFile) and is noted in d; an
 // empty name with ok means the loader's file is missing.
-func firmwareFor(arch iana.Arch, cfg ReplyConfig, d *Decision) (string, bool) {
+func firmwareFor(arch iana.Arch, cfg ReplyConfig, d *Decision, mac string) (string, bool) {
 	switch arch {
 	case iana.INTEL_X86PC:
 		return FileBIOS, true
@@ -327,10 +332,14 @@ func firmwareFor(arch iana.Arch, cfg ReplyConfig, d *Decision) (string, bool) {
 		l = LoaderSNPOnly
 	}
 	name, ok := pickFile(l, cfg.Pinned, arm64, cfg.Firmware)
+	own := ownShim(name, mac, d.Class, cfg)
+	if own != "" {
+		name, ok = own, true
+	}
 	if !ok {
 		return "", true
 	}
-	d.Loader = fileLoader(name)
+	d.Loader = fileLoader(path.Base(name))
 	switch {
 	case cfg.Pinned:
 		d.LoaderNote = "loader " + string(l) + ", set on the " + cfg.PinnedBy
@@ -338,6 +347,9 @@ func firmwareFor(arch iana.Arch, cfg ReplyConfig, d *Decision) (string, bool) {
 		d.LoaderNote = "loader auto"
 	default:
 		d.LoaderNote = "loader auto, stepped to " + string(l)
+	}
+	if own != "" {
+		d.LoaderNote += "; the profile image's own shim and GRUB"
 	}
 	return name, true
 }

@@ -82,6 +82,9 @@ type Deps struct {
 	// UEFI machine gets the bottom rung's file (snponly.efi, else ipxe.efi)
 	// and nothing steps.
 	Ladder *LadderBook
+	// LoaderSets finds machines whose image brings its own shim and GRUB
+	// (loaderset.go). Nil: the server-wide set for every machine.
+	LoaderSets LoaderSets
 }
 
 // Server is pixie's proxyDHCP server: it answers PXE and UEFI HTTP boot
@@ -165,10 +168,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s := &Server{
 		cfg: cfg,
 		reply: ReplyConfig{
-			ServerIP: cfg.ServerIP,
-			HTTPPort: cfg.HTTPPort,
-			EFIFile:  cfg.EFIFile,
-			Firmware: deps.Firmware,
+			ServerIP:   cfg.ServerIP,
+			HTTPPort:   cfg.HTTPPort,
+			EFIFile:    cfg.EFIFile,
+			Firmware:   deps.Firmware,
+			LoaderSets: deps.LoaderSets,
 		},
 		log:      deps.Log,
 		events:   deps.Events,

@@ -1,0 +1,61 @@
+package daemon
+
+import (
+	"context"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/pixie-boot/pixie/daemon/firmware"
+	"github.com/pixie-boot/pixie/daemon/store"
+)
+
+// imageLoaders tells the proxyDHCP server which machines have a loader
+// set of their own: the one in the folder of their profile's image (see
+// daemon/dhcp/loaderset.go). It is asked only when a machine is about to
+// be offered shim, so the store lookup is off the path of iPXE boots.
+type imageLoaders struct{ st *store.Store }
+
+func (l imageLoaders) ShimFor(mac, shim string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	plan, err := l.st.PlanBoot(ctx, mac)
+	if err != nil {
+		return "" // the GRUB config explains a missing profile
+	}
+	dir := imageDirOf(plan.Profile.Kernel)
+	if dir == "" {
+		return ""
+	}
+	return firmware.ImageLoaderPath(dir, shim)
+}
+
+// imageDirOf is the asset-store folder of an image from the path of its
+// kernel (images keep their files side by side with their loaders/), or
+// "" for a kernel on another server or at the store's top.
+func imageDirOf(kernel string) string {
+	if kernel == "" || strings.Contains(kernel, "://") {
+		return ""
+	}
+	dir := path.Dir(strings.TrimPrefix(path.Clean("/"+kernel), "/"))
+	if dir == "." || dir == "/" {
+		return ""
+	}
+	return dir
+}
+
+// withoutImagePrefix turns a GRUB request made under an image's folder
+// (Fedora's GRUB looks for its config in the directory it was loaded
+// from: img/IMAGE/grub.cfg-01-MAC) into the name pixie's GRUB files
+// answer. Loader files themselves (img/IMAGE/grubx64.efi) are left for the
+// firmware lookup.
+func withoutImagePrefix(name string) string {
+	_, file, ok, err := firmware.SplitImagePath(name)
+	if !ok || err != nil {
+		return name
+	}
+	if _, known := firmware.KindOf(file); known {
+		return name
+	}
+	return file
+}
