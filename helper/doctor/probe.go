@@ -127,6 +127,7 @@ func Gather(ctx context.Context, o Options) Facts {
 		f.ProfilesErr = err
 		if err == nil {
 			f.MissingAssets = missingAssets(dataDir, f.Profiles)
+			f.ProfileImages = profileImages(dataDir, f.Profiles)
 		}
 	}
 	return f
@@ -165,6 +166,8 @@ func readDatabase(ctx context.Context, f *Facts, dataDir string) {
 	f.ProfilesErr = readProfiles(ctx, db, f)
 	if f.ProfilesErr == nil {
 		f.MissingAssets = missingAssets(dataDir, f.Profiles)
+		readLoaders(ctx, db, f)
+		f.ProfileImages = profileImages(dataDir, f.Profiles)
 	}
 }
 
