@@ -140,3 +140,10 @@ func checkLoaderSets(f Facts) []Check {
 	}
 	return out
 }
+
+// LoaderSetChecks is checkLoaderSets for `pixie status`, from what the
+// running daemon reports and the data directory's asset store.
+func LoaderSetChecks(st api.Status, profiles []api.Profile, machines []api.Machine, defaultProfile string) []Check {
+	return checkLoaderSets(Facts{Daemon: &st, Profiles: profiles, Machines: machines, DefaultProfile: defaultProfile,
+		ProfileImages: profileImages(st.DataDir, profiles)})
+}
