@@ -191,6 +191,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Counters: counters,
 		MACFor:   neigh.MACFor,
 	})
+	fwImages := firmware.WithImages{Set: fw, AssetsDir: filepath.Join(cfg.DataDir, "assets")}
+	ladder.UseLoaderSets(imageLoaders{st}, fwImages)
 	binder := &binder{
 		cfg:        cfg,
 		log:        log,
@@ -198,7 +200,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		dhcpEvents: hub.Queue(8192, counters),
 		counters:   counters,
 		paused:     paused.Load,
-		fw:         firmware.WithImages{Set: fw, AssetsDir: filepath.Join(cfg.DataDir, "assets")},
+		fw:         fwImages,
 		loaderSets: imageLoaders{st},
 		neigh:      neigh,
 		handler:    boot.Handler(),

@@ -30,3 +30,28 @@ func ownShim(name, mac string, class string, cfg ReplyConfig) string {
 	}
 	return own
 }
+
+// ownSets is what a LadderBook asks, when a machine's iPXE was refused,
+// whether the machine has a shim of its own to climb to even though the
+// server has none.
+type ownSets struct {
+	sets     LoaderSets
+	firmware Firmware
+}
+
+// UseLoaderSets lets the ladder step machines whose profile's image has
+// its own shim and GRUB to the GRUB rung when the server has no shim of
+// its own. fw must serve the images' loaders (firmware.WithImages). Call
+// it before the book is used.
+func (b *LadderBook) UseLoaderSets(sets LoaderSets, fw Firmware) {
+	b.own = ownSets{sets: sets, firmware: fw}
+}
+
+// ownGRUB reports whether mac has its own shim for the family. Called
+// only when the machine's iPXE was refused and the server has no shim.
+func (b *LadderBook) ownGRUB(mac string, arm64 bool) bool {
+	if b.own.sets == nil {
+		return false
+	}
+	return ownShim(loaderFile(LoaderGRUB, arm64), mac, ClassPXE, ReplyConfig{Firmware: b.own.firmware, LoaderSets: b.own.sets}) != ""
+}

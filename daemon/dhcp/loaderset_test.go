@@ -2,9 +2,13 @@ package dhcp
 
 import (
 	"path"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
+
+	"github.com/pixie-boot/pixie/daemon/events"
 )
 
 // fakeSets gives each MAC the image folder its profile boots.
@@ -81,5 +85,48 @@ func TestOwnShim(t *testing.T) {
 				t.Fatalf("file on the wire %q", w.File)
 			}
 		})
+	}
+}
+
+// A server with no shim of its own still climbs a Secure Boot machine to
+// GRUB when the machine's image has its own set, and offers that shim.
+func TestLadderClimbsToOwnSet(t *testing.T) {
+	const dir = "fedora-coreos/stable/x86_64/43.20251110.3.1"
+	own := "img/" + dir + "/" + FileShimX64
+	fw := firmwareSet{FileSNPOnly: true, FileEFIx64: true, own: true}
+	mac := testMAC.String()
+	for _, withSets := range []bool{false, true} {
+		b := NewLadderBook(LoaderAuto, 100, fw, nil)
+		cfg := ReplyConfig{ServerIP: serverIP, HTTPPort: 8080, Firmware: fw}
+		if withSets {
+			b.UseLoaderSets(fakeSets{mac: dir}, fw)
+			cfg.LoaderSets = fakeSets{mac: dir}
+		}
+		now := t0
+		var last Decision
+		var lastReason string
+		for i, file := range []string{FileSNPOnly, FileEFIx64, ""} {
+			req := request(dhcpv4.MessageTypeDiscover, pxe(7), func(d *dhcpv4.DHCPv4) { d.TransactionID = dhcpv4.TransactionID{0, 0, 0, byte(i + 1)} })
+			c := b.choose(req, ServiceDHCP, mac, false, now)
+			rc := cfg
+			rc.Loader, rc.Pinned, rc.PinnedBy = c.loader, c.pinned, c.pinnedBy
+			_, d := Reply(req, ServiceDHCP, rc)
+			if d.Ignored() {
+				t.Fatalf("attempt %d ignored: %s", i, d.Reason)
+			}
+			b.offered(mac, d, now, req.TransactionID, true)
+			last, lastReason = d, c.reason
+			if file != "" {
+				now = now.Add(time.Second)
+				b.Observe(events.Event{MAC: mac, Stage: events.StageTFTP, Time: now, Detail: file + " 1000 bytes from data-dir"})
+				now = now.Add(3 * time.Second)
+			}
+		}
+		switch {
+		case withSets && (last.BootFile != own || !strings.Contains(lastReason, "offering shim")):
+			t.Errorf("with the image's set: offered %q (%q), want %s", last.BootFile, lastReason, own)
+		case !withSets && (last.BootFile != FileEFIx64 || !strings.Contains(lastReason, "no shim/GRUB set is available")):
+			t.Errorf("without loader sets: offered %q (%q), want ipxe.efi again with the explanation", last.BootFile, lastReason)
+		}
 	}
 }
