@@ -292,3 +292,33 @@ func TestFedoraRelease(t *testing.T) {
 		t.Errorf("ppc64le: %v", err)
 	}
 }
+
+func TestPullLoadersAarch64(t *testing.T) {
+	f := newFixture(t)
+	k := testKey(t, "Fedora 43")
+	repo := "/fedora/releases/43/Everything/aarch64/os/"
+	addRepo(t, f, repo, "zst",
+		fixturePkg{name: "shim-aa64", arch: "aarch64", epoch: "0", ver: "15.8", rel: "3", signer: k,
+			files: map[string][]byte{"/boot/efi/EFI/fedora/shimaa64.efi": []byte("aa64 shim")}},
+		fixturePkg{name: "grub2-efi-aa64", arch: "aarch64", epoch: "1", ver: "2.12", rel: "40.fc43", signer: k,
+			files: map[string][]byte{"/boot/efi/EFI/fedora/grubaa64.efi": []byte("aa64 grub")}},
+		// The x86_64 names in an aarch64 repository are not what an
+		// aarch64 image needs.
+		shimPkg(k, "99"))
+	img := fedoraImage()
+	img.Arch, img.Dir = "aarch64", "fedora-coreos/stable/aarch64/43.20251110.3.1"
+	assets := t.TempDir()
+	var log bytes.Buffer
+	res, err := loaderPuller(f, &log, k).PullLoaders(context.Background(), assets, img, f.srv.URL+"/fedora")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	if len(res.Set.Files) != 2 || res.Set.Files[0].Name != "shimaa64.efi" || res.Set.Files[1].Name != "grubaa64.efi" {
+		t.Fatalf("%+v", res.Set.Files)
+	}
+	for name, want := range map[string]string{"shimaa64.efi": "aa64 shim", "grubaa64.efi": "aa64 grub"} {
+		if b, err := os.ReadFile(filepath.Join(assets, img.Dir, LoaderDir, name)); err != nil || string(b) != want {
+			t.Errorf("%s = %q, %v", name, b, err)
+		}
+	}
+}
