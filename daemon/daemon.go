@@ -164,6 +164,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// Images may bring their own shim and GRUB (a shim boots only its
+	// vendor's kernels): served under img/, offered per machine.
+	fwImages := firmware.WithImages{Set: fw, AssetsDir: filepath.Join(cfg.DataDir, "assets")}
+	ladder.UseLoaderSets(imageLoaders{st}, fwImages)
 	neigh := neighbors.New(4096)
 
 	var paused atomic.Bool
@@ -186,13 +190,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Log:      log.With("server", "http"),
 		Store:    st,
 		Assets:   assets,
-		Firmware: fw.OpenReader,
+		Firmware: fwImages.OpenReader,
 		Events:   hub,
 		Counters: counters,
 		MACFor:   neigh.MACFor,
 	})
-	fwImages := firmware.WithImages{Set: fw, AssetsDir: filepath.Join(cfg.DataDir, "assets")}
-	ladder.UseLoaderSets(imageLoaders{st}, fwImages)
 	binder := &binder{
 		cfg:        cfg,
 		log:        log,

@@ -18,14 +18,17 @@ type LoaderSets interface {
 
 // ownShim returns the machine's own shim to offer instead of name, the
 // server-wide file the ladder chose, or "" to keep name. It applies to a
-// shim only, and only over TFTP: the UEFI HTTP boot route serves plain
-// file names. The file must exist, or the server-wide set is offered.
-func ownShim(name, mac string, class string, cfg ReplyConfig) string {
-	if cfg.LoaderSets == nil || mac == "" || class == ClassHTTP || fileLoader(name) != LoaderGRUB {
+// shim only (over TFTP, or to a UEFI HTTP boot client as
+// /firmware/img/...). The file must exist, or the server-wide set is
+// offered.
+func ownShim(name, mac string, cfg ReplyConfig) string {
+	if cfg.LoaderSets == nil || mac == "" || fileLoader(name) != LoaderGRUB {
 		return ""
 	}
 	own := cfg.LoaderSets.ShimFor(mac, name)
-	if own == "" || cfg.Firmware == nil || !cfg.Firmware.Has(own) {
+	// The BOOTP file field holds 127 bytes: a path that does not fit (as
+	// an HTTP boot URL, the longer form) would be cut and lead nowhere.
+	if own == "" || len(cfg.url(FirmwarePath+own)) > 127 || cfg.Firmware == nil || !cfg.Firmware.Has(own) {
 		return ""
 	}
 	return own
@@ -53,5 +56,5 @@ func (b *LadderBook) ownGRUB(mac string, arm64 bool) bool {
 	if b.own.sets == nil {
 		return false
 	}
-	return ownShim(loaderFile(LoaderGRUB, arm64), mac, ClassPXE, ReplyConfig{Firmware: b.own.firmware, LoaderSets: b.own.sets}) != ""
+	return ownShim(loaderFile(LoaderGRUB, arm64), mac, ReplyConfig{Firmware: b.own.firmware, LoaderSets: b.own.sets}) != ""
 }

@@ -332,7 +332,7 @@ func firmwareFor(arch iana.Arch, cfg ReplyConfig, d *Decision, mac string) (stri
 		l = LoaderSNPOnly
 	}
 	name, ok := pickFile(l, cfg.Pinned, arm64, cfg.Firmware)
-	own := ownShim(name, mac, d.Class, cfg)
+	own := ownShim(name, mac, cfg)
 	if own != "" {
 		name, ok = own, true
 	}
