@@ -204,3 +204,22 @@ func containsAll(s string, subs ...string) bool {
 	}
 	return true
 }
+
+func TestWithoutImagePrefix(t *testing.T) {
+	const img = "img/" + fcosImage + "/"
+	for in, want := range map[string]string{
+		img + "shimx64.efi":                   img + "shimx64.efi", // a loader: the firmware lookup's
+		img + "grubaa64.efi":                  img + "grubaa64.efi",
+		img + "grub.cfg-01-52-54-00-11-00-01": "grub.cfg-01-52-54-00-11-00-01",
+		"/" + img + "grub.cfg":                "grub.cfg",
+		img + "x86_64-efi/command.lst":        "grub/x86_64-efi/command.lst",
+		img + "fonts/unicode.pf2":             "grub/fonts/unicode.pf2",
+		"grub/grub.cfg":                       "grub/grub.cfg",
+		"img/../../etc/passwd":                "img/../../etc/passwd", // refused later, never shortened
+		"shimx64.efi":                         "shimx64.efi",
+	} {
+		if got := withoutImagePrefix(in); got != want {
+			t.Errorf("withoutImagePrefix(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
