@@ -266,10 +266,17 @@ func newImagesListCmd(c *cli) *cobra.Command {
 				for _, f := range im.Files {
 					size += f.Size
 				}
+				// The image's own shim and GRUB, for Secure Boot machines.
+				loaders := "-"
+				if set, err := images.ReadLoaderSet(assets, im.Dir); err == nil {
+					loaders = "Fedora " + set.Release
+				} else if !errors.Is(err, fs.ErrNotExist) {
+					loaders = "damaged: pull again"
+				}
 				rows = append(rows, []string{im.ID(), im.OS, orDash(im.Stream), orDash(im.Arch), im.Version,
-					fmt.Sprintf("%.1f MiB", float64(size)/(1<<20)), formatAge(c.now(), im.PulledAt)})
+					fmt.Sprintf("%.1f MiB", float64(size)/(1<<20)), loaders, formatAge(c.now(), im.PulledAt)})
 			}
-			_, err = fmt.Fprint(c.out, table([]string{"IMAGE", "OS", "STREAM", "ARCH", "VERSION", "SIZE", "PULLED"}, rows))
+			_, err = fmt.Fprint(c.out, table([]string{"IMAGE", "OS", "STREAM", "ARCH", "VERSION", "SIZE", "SHIM+GRUB", "PULLED"}, rows))
 			return err
 		},
 	}

@@ -116,6 +116,18 @@ func TestCLIImagesPullFedoraLoaders(t *testing.T) {
 		t.Fatalf("again: exit %d\n%s", code, errOut)
 	}
 	wantContains(t, "pull again", out, "already present, verified", "Fedora 43 shim and GRUB for Secure Boot: already present, verified")
+	code, out, errOut = pixieWith(t, offline, "images", "list", "--data-dir", data)
+	if code != 0 {
+		t.Fatalf("list: exit %d\n%s", code, errOut)
+	}
+	wantContains(t, "list", out, "SHIM+GRUB", "Fedora 43")
+	os.WriteFile(filepath.Join(loaders, "grubx64.efi"), []byte("changed"), 0o644)
+	_, out, _ = pixieWith(t, offline, "images", "list", "--data-dir", data)
+	wantContains(t, "list after damage", out, "damaged: pull again")
+	code, out, errOut = pixieWith(t, offline, args...)
+	if code != 0 || !strings.Contains(out, "Fedora 43 shim and GRUB for Secure Boot: pulled") {
+		t.Fatalf("repair pull: exit %d\n%s\n%s", code, out, errOut)
+	}
 
 	// --no-loaders: the image only. A fresh data dir and a mirror without
 	// the repository show nothing is asked of it.

@@ -67,7 +67,7 @@ type repomd struct {
 // updates repository for a release before it is out, for instance.
 var errNoRepo = errors.New("no such repository")
 
-// artifact makes the Artifact that downloads href from the repository,
+// checksumArtifact is the Artifact that downloads a repository file,
 // with the checksum the metadata gives. Only sha256 and sha512 are
 // accepted: anything weaker would not be worth checking.
 func checksumArtifact(name, url, typ, value, hint string) (Artifact, error) {
