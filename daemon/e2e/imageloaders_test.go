@@ -93,4 +93,15 @@ func TestSecureBootImageLoaderSet(t *testing.T) {
 	if want := p.Ignition(t, res); got != "" && got != sha256Hex(want) {
 		t.Errorf("the machine fetched a config with sha256 %s; pixie serves %s", got, sha256Hex(want))
 	}
+	// shim's optional files, asked for under the image's folder too, are
+	// "not found" without a warning: a good boot warns about nothing.
+	var warned []string
+	for _, line := range strings.Split(p.Daemon.Log(), "\n") {
+		if (strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR")) && strings.Contains(line, "mac="+macImageSet) {
+			warned = append(warned, line)
+		}
+	}
+	if len(warned) > 0 {
+		t.Errorf("pixie warned during a good boot:\n%s", strings.Join(warned, "\n"))
+	}
 }

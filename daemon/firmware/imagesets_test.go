@@ -92,6 +92,9 @@ func TestWithImages(t *testing.T) {
 			t.Errorf("Has(%q) = true", name)
 		}
 	}
+	if !Optional(ImageLoaderPath(fcosDir, "revocations_sku.efi")) || !Optional("/shim_certificate_0.efi") || Optional(ImageLoaderPath(fcosDir, "shimx64.efi")) {
+		t.Error("Optional: shim's probes under an image's folder are as optional as at the root")
+	}
 	if !ImageHasLoaders(assets, fcosDir, ArchEFIx64) || ImageHasLoaders(assets, fcosDir, ArchEFIARM64) || ImageHasLoaders(assets, "generic/debian", ArchEFIx64) {
 		t.Error("ImageHasLoaders")
 	}
