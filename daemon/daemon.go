@@ -167,7 +167,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	// Images may bring their own shim and GRUB (a shim boots only its
 	// vendor's kernels): served under img/, offered per machine.
 	fwImages := firmware.WithImages{Set: fw, AssetsDir: filepath.Join(cfg.DataDir, "assets")}
-	ladder.UseLoaderSets(imageLoaders{st}, fwImages)
+	loaderSets := newImageLoaders(st)
+	ladder.UseLoaderSets(loaderSets, fwImages)
 	neigh := neighbors.New(4096)
 
 	var paused atomic.Bool
@@ -203,7 +204,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		counters:   counters,
 		paused:     paused.Load,
 		fw:         fwImages,
-		loaderSets: imageLoaders{st},
+		loaderSets: loaderSets,
 		neigh:      neigh,
 		handler:    boot.Handler(),
 		grub:       grubFiles{boot},

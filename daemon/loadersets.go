@@ -4,6 +4,7 @@ import (
 	"context"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pixie-boot/pixie/daemon/firmware"
@@ -14,9 +15,52 @@ import (
 // set of their own: the one in the folder of their profile's image (see
 // daemon/dhcp/loaderset.go). It is asked only when a machine is about to
 // be offered shim, so the store lookup is off the path of iPXE boots.
-type imageLoaders struct{ st *store.Store }
+// A machine's answer is remembered for a few seconds: firmware sends a
+// DISCOVER, a REQUEST on 4011 and retransmits within that time, and a
+// storm of new MACs on a server whose default loader is grub must not
+// turn into a database query per packet. A profile changed is seen
+// within shimTTL.
+type imageLoaders struct {
+	st  *store.Store
+	now func() time.Time
 
-func (l imageLoaders) ShimFor(mac, shim string) string {
+	mu   sync.Mutex
+	seen map[string]shimAnswer // mac + "/" + shim
+}
+
+type shimAnswer struct {
+	path string
+	at   time.Time
+}
+
+const (
+	shimTTL   = 3 * time.Second
+	shimCache = 4096
+)
+
+func newImageLoaders(st *store.Store) *imageLoaders {
+	return &imageLoaders{st: st, now: time.Now, seen: make(map[string]shimAnswer)}
+}
+
+func (l *imageLoaders) ShimFor(mac, shim string) string {
+	key, now := mac+"/"+shim, l.now()
+	l.mu.Lock()
+	a, ok := l.seen[key]
+	l.mu.Unlock()
+	if ok && now.Sub(a.at) < shimTTL {
+		return a.path
+	}
+	path := l.lookup(mac, shim)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.seen) >= shimCache {
+		clear(l.seen)
+	}
+	l.seen[key] = shimAnswer{path: path, at: now}
+	return path
+}
+
+func (l *imageLoaders) lookup(mac, shim string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	plan, err := l.st.PlanBoot(ctx, mac)

@@ -96,7 +96,7 @@ func TestImageLoaderSetOfferedAndServed(t *testing.T) {
 	}
 
 	fw := firmware.WithImages{Set: firmware.NewFrom(firmware.Dirs{DataDir: data}, nil), AssetsDir: assets}
-	sets := imageLoaders{st}
+	sets := newImageLoaders(st)
 	offer := func(mac string) string {
 		hw, _ := net.ParseMAC(mac)
 		req, _ := dhcpv4.New(dhcpv4.WithHwAddr(hw), dhcpv4.WithMessageType(dhcpv4.MessageTypeDiscover),
@@ -221,5 +221,44 @@ func TestWithoutImagePrefix(t *testing.T) {
 		if got := withoutImagePrefix(in); got != want {
 			t.Errorf("withoutImagePrefix(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// The answer is remembered for shimTTL, then the store is asked again.
+func TestImageLoadersRemembers(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "pixie.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	const mac = "52:54:00:11:00:09"
+	for _, p := range []store.Profile{{Name: "fcos", OS: "fedora-coreos", Kernel: fcosImage + "/kernel"}, {Name: "deb", OS: "generic", Kernel: "generic/debian/vmlinuz"}} {
+		if _, err := st.CreateProfile(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := st.PutMachine(ctx, store.Machine{MAC: mac, Profile: "fcos", Loader: "grub"}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC)
+	l := newImageLoaders(st)
+	l.now = func() time.Time { return now }
+	want := "img/" + fcosImage + "/shimx64.efi"
+	if got := l.ShimFor(mac, "shimx64.efi"); got != want {
+		t.Fatalf("ShimFor = %q, want %q", got, want)
+	}
+	if _, err := st.PutMachine(ctx, store.Machine{MAC: mac, Profile: "deb", Loader: "grub"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.ShimFor(mac, "shimx64.efi"); got != want {
+		t.Fatalf("within the TTL: %q", got)
+	}
+	now = now.Add(shimTTL)
+	if got := l.ShimFor(mac, "shimx64.efi"); got != "img/generic/debian/shimx64.efi" {
+		t.Fatalf("after the TTL: %q, want the new profile's image folder", got)
+	}
+	if got := l.ShimFor("52:54:00:11:00:0a", "shimx64.efi"); got != "img/first-time/shimx64.efi" {
+		t.Fatalf("an unknown machine (default profile): %q", got)
 	}
 }
