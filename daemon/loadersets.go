@@ -94,21 +94,8 @@ func imageDirOf(kernel string) string {
 // answer. Loader files themselves (img/IMAGE/grubx64.efi) are left for the
 // firmware lookup.
 func withoutImagePrefix(name string) string {
-	dir, file, ok, err := firmware.SplitImagePath(name)
-	if !ok || err != nil {
-		return name
+	if n, ok := firmware.ImageGRUBName(name); ok {
+		return n
 	}
-	if _, known := firmware.KindOf(file); known {
-		return name
-	}
-	// GRUB's own files under its prefix (module lists, fonts, locales):
-	// the same probes as under /grub/, answered "not found" quietly.
-	parts := strings.Split(dir, "/")
-	for i, p := range parts {
-		switch p {
-		case "x86_64-efi", "arm64-efi", "i386-efi", "fonts", "locale":
-			return "grub/" + strings.Join(append(parts[i:], file), "/")
-		}
-	}
-	return file
+	return name
 }

@@ -59,6 +59,30 @@ func SplitImagePath(name string) (imageDir, file string, ok bool, err error) {
 	return strings.Join(parts[:len(parts)-1], "/"), parts[len(parts)-1], true, nil
 }
 
+// ImageGRUBName is, for a name under ImagePrefix that is not one of the
+// image's loaders, the name GRUB asked for relative to its own folder:
+// Fedora's GRUB, loaded from img/IMAGE/, looks for img/IMAGE/grub.cfg-01-MAC
+// and probes img/IMAGE/x86_64-efi/command.lst, which pixie answers as
+// grub.cfg-01-MAC and grub/x86_64-efi/command.lst. ok is false for every
+// other name, which is then served (or refused) as it is.
+func ImageGRUBName(name string) (string, bool) {
+	dir, file, ok, err := SplitImagePath(name)
+	if !ok || err != nil {
+		return "", false
+	}
+	if _, loader := known(file); loader {
+		return "", false
+	}
+	parts := strings.Split(dir, "/")
+	for i, p := range parts {
+		switch p {
+		case "x86_64-efi", "arm64-efi", "i386-efi", "fonts", "locale":
+			return "grub/" + strings.Join(append(parts[i:], file), "/"), true
+		}
+	}
+	return file, true
+}
+
 // WithImages is a Set that also serves the images' own loaders from the
 // asset store at assetsDir. Every other name goes to the Set.
 type WithImages struct {

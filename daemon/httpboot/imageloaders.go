@@ -13,13 +13,11 @@ import (
 // its own URL.
 func (s *Server) serveImageLoader(w http.ResponseWriter, r *http.Request) {
 	name := firmware.ImagePrefix + r.PathValue("path")
-	_, file, ok, err := firmware.SplitImagePath(name)
-	if !ok || err != nil {
-		s.deps.Counters.Inc("http.firmware.not_found")
-		http.Error(w, "pixie: no firmware file "+name, http.StatusNotFound)
-		return
-	}
-	if _, loader := firmware.KindOf(file); !loader && s.serveGRUB(w, r, file) {
+	if g, ok := firmware.ImageGRUBName(name); ok {
+		if !s.serveGRUB(w, r, g) {
+			s.deps.Counters.Inc("http.firmware.not_found")
+			http.Error(w, "pixie: no such file "+name, http.StatusNotFound)
+		}
 		return
 	}
 	s.serveFirmwareFile(w, r, name)

@@ -55,6 +55,9 @@ func TestImageLoadersOverHTTP(t *testing.T) {
 	if code != 200 || !strings.Contains(cfg, "/pixie/52-54-00-aa-bb-cc/kernel") {
 		t.Errorf("GRUB config under the image's folder = %d:\n%s", code, cfg)
 	}
+	if code, _ := get("/firmware/img/" + dir + "/x86_64-efi/command.lst"); code != 404 {
+		t.Errorf("GRUB's module list probe = %d, want 404", code)
+	}
 	for _, path := range []string{"/firmware/img/" + dir + "/kernel", "/firmware/img/" + dir + "/ipxe.efi", "/firmware/img/" + dir + "/../../../../../pixie.db", "/firmware/img/x"} {
 		if code, body := get(path); code == 200 {
 			t.Errorf("GET %s served %q", path, body)
