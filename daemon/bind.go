@@ -72,7 +72,8 @@ type binder struct {
 	dhcpEvents *events.Queue
 	counters   *events.Counters
 	paused     func() bool
-	fw         *firmware.Set
+	fw         firmware.WithImages // the server's set and each image's own loaders
+	loaderSets dhcp.LoaderSets
 	neigh      *neighbors.Table
 	handler    http.Handler
 	grub       tftp.Generated
@@ -111,15 +112,16 @@ func (b *binder) bind(choice netif.Choice) (*bootServers, error) {
 		EFIFile:   cfg.EFIFile,
 		LinkLayer: cfg.DHCPLinkLayer,
 	}, dhcp.Deps{
-		Log:       b.log.With("server", "dhcp"),
-		Events:    b.dhcpEvents,
-		Counters:  b.counters,
-		Paused:    b.paused,
-		Firmware:  b.fw,
-		Seen:      b.neigh.Seen,
-		Ladder:    b.ladder,
-		Full:      full,
-		NoAddress: b.addrs.noAddress,
+		Log:        b.log.With("server", "dhcp"),
+		Events:     b.dhcpEvents,
+		Counters:   b.counters,
+		Paused:     b.paused,
+		Firmware:   b.fw,
+		Seen:       b.neigh.Seen,
+		Ladder:     b.ladder,
+		Full:       full,
+		NoAddress:  b.addrs.noAddress,
+		LoaderSets: b.loaderSets,
 	})
 	if err != nil {
 		return nil, err

@@ -177,6 +177,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// Images may bring their own shim and GRUB (a shim boots only its
+	// vendor's kernels): served under img/, offered per machine.
+	fwImages := firmware.WithImages{Set: fw, AssetsDir: filepath.Join(cfg.DataDir, "assets")}
+	loaderSets := newImageLoaders(st)
+	ladder.UseLoaderSets(loaderSets, fwImages)
 	neigh := neighbors.New(4096)
 	dhcpSet, err := resolveDHCP(ctx, st, cfg)
 	if err != nil {
@@ -204,7 +209,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Log:      log.With("server", "http"),
 		Store:    st,
 		Assets:   assets,
-		Firmware: fw.OpenReader,
+		Firmware: fwImages.OpenReader,
 		Events:   hub,
 		Counters: counters,
 		MACFor:   neigh.MACFor,
@@ -216,7 +221,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		dhcpEvents: hub.Queue(8192, counters),
 		counters:   counters,
 		paused:     paused.Load,
-		fw:         fw,
+		fw:         fwImages,
+		loaderSets: loaderSets,
 		neigh:      neigh,
 		handler:    boot.Handler(),
 		grub:       grubFiles{boot},

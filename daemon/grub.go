@@ -16,7 +16,7 @@ import (
 type grubFiles struct{ boot *httpboot.Server }
 
 func (g grubFiles) OpenGenerated(ctx context.Context, name string, ip net.IP, mac string) (*tftp.GeneratedFile, error) {
-	f, err := g.boot.OpenGRUB(ctx, name, ip.String(), mac)
+	f, err := g.boot.OpenGRUB(ctx, withoutImagePrefix(name), ip.String(), mac)
 	switch {
 	case errors.Is(err, httpboot.ErrNotGRUB):
 		return nil, tftp.ErrNotGenerated

@@ -68,7 +68,8 @@ func (c *cli) assetsDir(cmd *cobra.Command) string {
 func newImagesPullCmd(c *cli) *cobra.Command {
 	var r images.Request
 	var channel, keyring string
-	var noSignature bool
+	var noSignature, noLoaders bool
+	var fedoraMirror string
 	var timeout time.Duration
 	var urls []string
 	cmd := &cobra.Command{
@@ -78,7 +79,15 @@ func newImagesPullCmd(c *cli) *cobra.Command {
 
   fedora-coreos  the stream's current release (--stream stable|testing|next,
                  --arch x86_64|aarch64), from the stream metadata at
-                 ` + images.FCOSBase + `/streams/STREAM.json
+                 ` + images.FCOSBase + `/streams/STREAM.json,
+                 and Fedora's signed shim and GRUB of the same Fedora
+                 release and arch (shim-x64 and grub2-efi-x64, or the aa64
+                 ones) from the Fedora repositories under
+                 ` + images.FedoraRepoBase + `
+                 into the image's loaders/ folder: machines with UEFI
+                 Secure Boot on boot the image through them (Debian's
+                 shim refuses Fedora's kernel). --fedora-mirror URL
+                 replaces that host; --no-loaders skips them.
   flatcar        --channel stable|beta|alpha|lts, --version current|N, from
                  https://CHANNEL.release.flatcar-linux.net/ARCH-usr/VERSION/
                  (checksums from the .DIGESTS files)
@@ -181,14 +190,42 @@ without the .sig files). Generic images are verified by their sha256 only.`,
 			if err != nil {
 				return assetsError(assets, pullError(err))
 			}
-			if c.json {
-				return printJSON(c.out, res)
+			var loaders *images.LoaderResult
+			var loadersErr error
+			if r.OS == "fedora-coreos" && !noLoaders {
+				lr, err := p.PullLoaders(cmd.Context(), assets, res.Image, fedoraMirror)
+				if err != nil {
+					loadersErr = fmt.Errorf("%s %s %s is pulled, but Fedora's signed shim and GRUB for it are not, so machines with Secure Boot on cannot boot it yet: %w\nPull again to retry (the image is not downloaded again), or give --no-loaders if no machine needs Secure Boot",
+						res.Image.OS, res.Image.Stream, res.Image.Version, pullError(err))
+				} else {
+					loaders = &lr
+				}
+			}
+			if c.json && loadersErr == nil {
+				return printJSON(c.out, struct {
+					images.Result
+					Loaders *images.LoaderResult `json:"loaders,omitempty"`
+				}{res, loaders})
+			}
+			if loadersErr != nil {
+				return assetsError(assets, loadersErr)
 			}
 			verb := "pulled"
 			if len(res.Downloaded) == 0 {
 				verb = "already present, verified"
 			}
 			fmt.Fprintf(c.out, "%s %s %s: %s (%s)\n", res.Image.OS, res.Image.Stream, res.Image.Version, verb, filepath.Join(assets, filepath.FromSlash(res.Image.Dir)))
+			if loaders != nil {
+				lverb := "pulled"
+				if !loaders.Downloaded {
+					lverb = "already present, verified"
+				}
+				var pkgs []string
+				for _, lf := range loaders.Set.Files {
+					pkgs = append(pkgs, lf.Name+" from "+lf.Package)
+				}
+				fmt.Fprintf(c.out, "Fedora %s shim and GRUB for Secure Boot: %s (%s; %s)\n", loaders.Set.Release, lverb, strings.Join(pkgs, ", "), filepath.Join(assets, filepath.FromSlash(loaders.Dir)))
+			}
 			if res.Image.OS != "generic" {
 				fmt.Fprintf(c.out, "use it: pixie profiles add NAME --os %s --%s %s --ssh-key ~/.ssh/id_ed25519.pub\n",
 					res.Image.OS, map[bool]string{true: "channel", false: "stream"}[res.Image.OS == "flatcar"], res.Image.Stream)
@@ -205,6 +242,8 @@ without the .sig files). Generic images are verified by their sha256 only.`,
 	f.DurationVar(&timeout, "timeout", images.DefaultTimeout, "how long to wait on a server (to connect, to answer, and between data mid-file) before giving up, e.g. 30s or 2m")
 	f.StringVar(&keyring, "keyring", "", "verify OpenPGP signatures with the public keys in `FILE` instead of the distribution keys pixie embeds")
 	f.BoolVar(&noSignature, "no-signature", false, "do not check the distribution's OpenPGP signatures (the published checksums are still verified)")
+	f.BoolVar(&noLoaders, "no-loaders", false, "fedora-coreos: do not pull Fedora's signed shim and GRUB (needed only by machines with Secure Boot on)")
+	f.StringVar(&fedoraMirror, "fedora-mirror", "", "fedora-coreos: mirror base `URL` replacing "+images.FedoraRepoBase+" for the shim and GRUB packages")
 	f.StringVar(&r.Name, "name", "", "generic image `NAME` (its folder under assets/generic/)")
 	f.StringArrayVar(&urls, "url", nil, "generic image file `URL#sha256=HEX` (first the kernel, then initrds)")
 	return cmd
@@ -238,10 +277,17 @@ func newImagesListCmd(c *cli) *cobra.Command {
 				for _, f := range im.Files {
 					size += f.Size
 				}
+				// The image's own shim and GRUB, for Secure Boot machines.
+				loaders := "-"
+				if set, err := images.ReadLoaderSet(assets, im.Dir); err == nil {
+					loaders = "Fedora " + set.Release
+				} else if !errors.Is(err, fs.ErrNotExist) {
+					loaders = "damaged: pull again"
+				}
 				rows = append(rows, []string{im.ID(), im.OS, orDash(im.Stream), orDash(im.Arch), im.Version,
-					fmt.Sprintf("%.1f MiB", float64(size)/(1<<20)), formatAge(c.now(), im.PulledAt)})
+					fmt.Sprintf("%.1f MiB", float64(size)/(1<<20)), loaders, formatAge(c.now(), im.PulledAt)})
 			}
-			_, err = fmt.Fprint(c.out, table([]string{"IMAGE", "OS", "STREAM", "ARCH", "VERSION", "SIZE", "PULLED"}, rows))
+			_, err = fmt.Fprint(c.out, table([]string{"IMAGE", "OS", "STREAM", "ARCH", "VERSION", "SIZE", "SHIM+GRUB", "PULLED"}, rows))
 			return err
 		},
 	}

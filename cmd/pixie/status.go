@@ -1,10 +1,38 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/pixie-boot/pixie/daemon/api"
+	"github.com/pixie-boot/pixie/daemon/store"
+	"github.com/pixie-boot/pixie/helper/doctor"
 )
+
+// formatLoaderSets names the profiles whose machines on GRUB get a shim
+// that cannot boot their kernel under Secure Boot (a Fedora CoreOS image
+// without Fedora's shim and GRUB); nothing when all is well or unknown.
+func formatLoaderSets(ctx context.Context, c *cli, st api.Status) string {
+	client := c.client()
+	profiles, err := client.Profiles(ctx)
+	if err != nil {
+		return ""
+	}
+	machines, err := client.Machines(ctx)
+	if err != nil {
+		return ""
+	}
+	var out string
+	for _, ch := range doctor.LoaderSetChecks(st, profiles, machines, store.DefaultProfileName) {
+		if ch.Status == doctor.OK {
+			continue
+		}
+		out += fmt.Sprintf("loader set:   %s: %s; fix: %s\n", ch.Name[len("loader set for "):], ch.Message, ch.Fix)
+	}
+	return out
+}
 
 func newStatusCmd(c *cli) *cobra.Command {
 	return &cobra.Command{
@@ -31,7 +59,7 @@ data directory and its counters (packets ignored and why, transfers refused).`,
 			if c.json {
 				return printJSON(c.out, statusWithService{st, svc})
 			}
-			_, err = fmt.Fprint(c.out, formatStatus(st, c.now())+formatServiceLine(svc))
+			_, err = fmt.Fprint(c.out, formatStatus(st, c.now())+formatLoaderSets(ctx, c, st)+formatServiceLine(svc))
 			return err
 		},
 	}

@@ -35,6 +35,7 @@ type LadderBook struct {
 	def      Loader
 	max      int
 	firmware Firmware
+	own      ownSets // machines whose image has its own shim (loaderset.go)
 	save     chan LadderStep
 
 	mu sync.Mutex
@@ -150,7 +151,7 @@ func (b *LadderBook) choose(req *dhcpv4.DHCPv4, svc Service, mac string, ipxe bo
 		}
 		// Whether a shim set exists matters only when ipxe.efi may have
 		// been refused; asking costs a file lookup when it does not.
-		grub := fileLoader(st.Offered) == LoaderIPXE && !st.Delivered.IsZero() && b.hasGRUB(arm64)
+		grub := fileLoader(st.Offered) == LoaderIPXE && !st.Delivered.IsZero() && (b.hasGRUB(arm64) || b.ownGRUB(mac, arm64))
 		c := ClimbLadder(*st, a, b.def, arm64, grub)
 		out := ladderChoice{loader: c.Loader, pinned: c.Pinned, reason: c.Reason}
 		if c.Pinned {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net"
 	"net/netip"
+	"path"
 	"strconv"
 	"strings"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/insomniacslk/dhcp/iana"
 
 	"github.com/pixie-boot/pixie/daemon/events"
+	"github.com/pixie-boot/pixie/daemon/hwaddr"
 )
 
 // Service names the listener a request arrived on. The same packet means
@@ -128,6 +130,9 @@ type ReplyConfig struct {
 	// PortHeld: another program on this host holds the DHCP port (pixie
 	// answers it over the link layer); see ReasonRequestForPortHolder.
 	PortHeld bool
+	// LoaderSets finds machines whose profile's image has its own shim
+	// and GRUB (loaderset.go); nil: every machine gets the server's.
+	LoaderSets LoaderSets
 }
 
 func (c ReplyConfig) url(path string) string {
@@ -279,7 +284,7 @@ func bootFields(req *dhcpv4.DHCPv4, vendorClass string, cfg ReplyConfig, d *Deci
 		// again, or it would chainload itself forever.
 		d.BootFile = cfg.url(ScriptPath)
 	default:
-		name, ok := firmwareFor(arch, cfg, d)
+		name, ok := firmwareFor(arch, cfg, d, hwaddr.String(req.ClientHWAddr))
 		if !ok {
 			return ReasonUnsupportedArch
 		}
@@ -328,7 +333,7 @@ func isIPXE(req *dhcpv4.DHCPv4) bool {
 // firmwareFor maps an architecture to its first-stage file name. For UEFI
 // x86-64 and arm64 the loader decides (see pickFile) and is noted in d; an
 // empty name with ok means the loader's file is missing.
-func firmwareFor(arch iana.Arch, cfg ReplyConfig, d *Decision) (string, bool) {
+func firmwareFor(arch iana.Arch, cfg ReplyConfig, d *Decision, mac string) (string, bool) {
 	switch arch {
 	case iana.INTEL_X86PC:
 		return FileBIOS, true
@@ -348,10 +353,14 @@ func firmwareFor(arch iana.Arch, cfg ReplyConfig, d *Decision) (string, bool) {
 		l = LoaderSNPOnly
 	}
 	name, ok := pickFile(l, cfg.Pinned, arm64, cfg.Firmware)
+	own := ownShim(name, mac, cfg)
+	if own != "" {
+		name, ok = own, true
+	}
 	if !ok {
 		return "", true
 	}
-	d.Loader = fileLoader(name)
+	d.Loader = fileLoader(path.Base(name))
 	switch {
 	case cfg.Pinned:
 		d.LoaderNote = "loader " + string(l) + ", set on the " + cfg.PinnedBy
@@ -359,6 +368,9 @@ func firmwareFor(arch iana.Arch, cfg ReplyConfig, d *Decision) (string, bool) {
 		d.LoaderNote = "loader auto"
 	default:
 		d.LoaderNote = "loader auto, stepped to " + string(l)
+	}
+	if own != "" {
+		d.LoaderNote += "; the profile image's own shim and GRUB"
 	}
 	return name, true
 }

@@ -91,6 +91,9 @@ type Deps struct {
 	// link); that is recorded as a boot event beside the offer. "" when
 	// the link has one.
 	NoAddress func() string
+	// LoaderSets finds machines whose image brings its own shim and GRUB
+	// (loaderset.go). Nil: the server-wide set for every machine.
+	LoaderSets LoaderSets
 }
 
 // Server is pixie's proxyDHCP server: it answers PXE and UEFI HTTP boot
@@ -179,10 +182,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s := &Server{
 		cfg: cfg,
 		reply: ReplyConfig{
-			ServerIP: cfg.ServerIP,
-			HTTPPort: cfg.HTTPPort,
-			EFIFile:  cfg.EFIFile,
-			Firmware: deps.Firmware,
+			ServerIP:   cfg.ServerIP,
+			HTTPPort:   cfg.HTTPPort,
+			EFIFile:    cfg.EFIFile,
+			Firmware:   deps.Firmware,
+			LoaderSets: deps.LoaderSets,
 		},
 		log:      deps.Log,
 		events:   deps.Events,

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
 	"strings"
 )
 
@@ -94,9 +95,10 @@ func KindOf(name string) (Kind, bool) {
 // Optional reports whether name is a file shim asks for before its
 // second stage, on every boot, whether or not the server has it
 // (revocation lists, an extra certificate): "not found" is the normal
-// answer and no cause for a warning.
+// answer and no cause for a warning. shim asks in the directory it came
+// from, so under an image's folder (img/...) too.
 func Optional(name string) bool {
-	n := strings.TrimPrefix(name, "/")
+	n := path.Base(strings.TrimPrefix(name, "/"))
 	return strings.HasPrefix(n, "revocations") && strings.HasSuffix(n, ".efi") ||
 		strings.HasPrefix(n, "shim_certificate") && strings.HasSuffix(n, ".efi")
 }

@@ -91,6 +91,7 @@ func New(cfg Config, deps Deps) *Server {
 	s.mux.HandleFunc("POST /phone-home", s.servePhoneHome)
 	s.mux.HandleFunc("GET /assets/{path...}", s.serveAsset)
 	s.mux.HandleFunc("GET /firmware/{name}", s.serveFirmware)
+	s.mux.HandleFunc("GET /firmware/img/{path...}", s.serveImageLoader) // imageloaders.go
 	// GRUB's names: its prefix /grub, Fedora's EFI/fedora, the root
 	// (grub.cfg, grub.cfg-01-<mac>), and the kernels and initrds pixie's
 	// GRUB configs name.
@@ -367,6 +368,11 @@ func (s *Server) serveFirmware(w http.ResponseWriter, r *http.Request) {
 	if s.serveGRUB(w, r, name) { // GRUB reads grub.cfg from its own directory
 		return
 	}
+	s.serveFirmwareFile(w, r, name)
+}
+
+// serveFirmwareFile sends a first-stage file over HTTP.
+func (s *Server) serveFirmwareFile(w http.ResponseWriter, r *http.Request, name string) {
 	if s.deps.Firmware == nil {
 		http.NotFound(w, r)
 		return

@@ -109,6 +109,12 @@ func writeAtomic(name string, b []byte) error {
 	return os.Rename(tmp, name)
 }
 
+// ReadManifest reads the manifest of the image at dir inside the asset
+// store (the folder `pixie images pull` wrote).
+func ReadManifest(assetsDir, dir string) (Image, error) {
+	return readManifest(filepath.Join(assetsDir, filepath.FromSlash(dir), ManifestName))
+}
+
 func readManifest(name string) (Image, error) {
 	var img Image
 	b, err := os.ReadFile(name)

@@ -102,6 +102,11 @@ type Facts struct {
 	DefaultProfile string
 	MissingAssets  map[string][]string
 	ProfilesErr    error
+	// DefaultLoader is the server's loader for machines on auto, from the
+	// database when no daemon answered; ProfileImages the pulled image of
+	// each profile and whether it has its own shim and GRUB.
+	DefaultLoader string
+	ProfileImages map[string]ProfileImage
 	// Database: the file, and SQLite's integrity_check verdict.
 	DBPath      string
 	DBIntegrity string
@@ -125,6 +130,7 @@ func Evaluate(f Facts) Report {
 	checks = append(checks, checkFirmware(f.Firmware, f.GOOS, onGRUB)...)
 	checks = append(checks, checkProfiles(f)...)
 	checks = append(checks, checkGRUBProfiles(f)...)
+	checks = append(checks, checkLoaderSets(f)...)
 	checks = append(checks, checkDatabase(f))
 	r := Report{}
 	for _, c := range checks {

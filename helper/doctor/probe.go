@@ -138,6 +138,7 @@ func Gather(ctx context.Context, o Options) Facts {
 			}
 			f.Profiles, f.Machines, f.ProfilesErr = profiles, machines, nil
 			f.MissingAssets = missingAssets(dataDir, f.Profiles)
+			f.ProfileImages = profileImages(dataDir, f.Profiles)
 		case f.ProfilesErr != nil:
 			f.ProfilesErr = err
 		}
@@ -178,6 +179,8 @@ func readDatabase(ctx context.Context, f *Facts, dataDir string) {
 	f.ProfilesErr = readProfiles(ctx, db, f)
 	if f.ProfilesErr == nil {
 		f.MissingAssets = missingAssets(dataDir, f.Profiles)
+		readLoaders(ctx, db, f)
+		f.ProfileImages = profileImages(dataDir, f.Profiles)
 	}
 }
 
