@@ -6,8 +6,13 @@
 # (the tests that need them skip and say so).
 set -euo pipefail
 
+# debootstrap and systemd-container build and boot the Debian root with
+# systemd that the service tests run in (cached in /var/cache/pixie-test,
+# built by the tests on first use); ignition is Debian's Ignition, which
+# applies the Butane config to that root as Fedora CoreOS's first boot does.
 pkgs=(iproute2 qemu-system-x86 ovmf ipxe ipxe-qemu dnsmasq busybox-static tftp-hpa
-      curl cpio kmod linux-image-amd64 gcc dbus-daemon systemd xz-utils)
+      curl cpio kmod linux-image-amd64 gcc dbus-daemon systemd xz-utils
+      debootstrap systemd-container ignition)
 # Debian's signed shim and GRUB (Secure Boot test), unpacked rather than
 # installed: their maintainer scripts expect an EFI system.
 loaders=/var/cache/pixie-test/loaders
