@@ -10,9 +10,11 @@ set -euo pipefail
 # systemd that the service tests run in (cached in /var/cache/pixie-test,
 # built by the tests on first use); ignition is Debian's Ignition, which
 # applies the Butane config to that root as Fedora CoreOS's first boot does.
+# podman and runc build and run the container image from that root (no
+# registry).
 pkgs=(iproute2 qemu-system-x86 ovmf ipxe ipxe-qemu dnsmasq busybox-static tftp-hpa
       curl cpio kmod linux-image-amd64 gcc dbus-daemon systemd xz-utils
-      debootstrap systemd-container ignition)
+      debootstrap systemd-container ignition podman runc)
 # Debian's signed shim and GRUB (Secure Boot test), unpacked rather than
 # installed: their maintainer scripts expect an EFI system.
 loaders=/var/cache/pixie-test/loaders
