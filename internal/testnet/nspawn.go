@@ -136,7 +136,12 @@ func (l *LAN) NewContainer(t testing.TB, ns string) *Container {
 		t.Fatalf("testnet: namespace %q is not part of this LAN", ns)
 	}
 	lower := SystemdRoot(t)
-	dir, err := os.MkdirTemp("", "pixie-ct-")
+	for _, m := range cleanStaleOverlays() {
+		t.Logf("testnet: removed the overlay %s of a test process that is gone", m)
+	}
+	// The pid in the name lets a later run clean up after this one if it
+	// dies before its cleanup runs.
+	dir, err := os.MkdirTemp("", fmt.Sprintf("pixie-ct-%d-", os.Getpid()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,4 +291,35 @@ func (c *Container) Stop() {
 		}
 	}
 	c.Process.Stop()
+}
+
+// cleanStaleOverlays unmounts and removes the container overlays
+// (<tmp>/pixie-ct-<pid>-*/root) of test processes that no longer run and
+// returns their mount points. Only the overlay's upper layer is deleted;
+// the cached root under it is never written.
+func cleanStaleOverlays() []string {
+	info, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil
+	}
+	prefix := filepath.Join(os.TempDir(), "pixie-ct-")
+	var removed []string
+	for _, line := range strings.Split(string(info), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 || !strings.HasPrefix(f[4], prefix) || filepath.Base(f[4]) != "root" {
+			continue
+		}
+		mnt := f[4]
+		digits, _, _ := strings.Cut(strings.TrimPrefix(mnt, prefix), "-")
+		pid, err := strconv.Atoi(digits)
+		if err != nil || pid <= 0 || processAlive(pid) {
+			continue
+		}
+		if _, err := runTimeout(commandTimeout, "umount", "-l", mnt); err != nil {
+			continue
+		}
+		os.RemoveAll(filepath.Dir(mnt))
+		removed = append(removed, mnt)
+	}
+	return removed
 }
