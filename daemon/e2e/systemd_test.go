@@ -229,6 +229,11 @@ func TestSystemdService(t *testing.T) {
 			t.Errorf("PrivateDevices not in force, /dev has:\n%s", devs)
 		}
 		b.run("rm", "-f", "/var/lib/pixie/probe", "/run/pixie/probe")
+		// systemd's own summary of the sandbox, for the log.
+		if out, err := b.try("systemd-analyze", "security", "--no-pager", "pixie"); err == nil {
+			lines := strings.Split(strings.TrimSpace(out), "\n")
+			t.Logf("systemd-analyze security pixie: %s", lines[len(lines)-1])
+		}
 	})
 
 	t.Run("stop start restart keep the database", func(t *testing.T) {
