@@ -41,7 +41,7 @@ const IgnitionVersion = "3.3.0"
 // Debian as a dracut module.
 func IgnitionBinary() (string, error) {
 	return firstFile("Ignition (Debian package ignition)",
-		"/usr/lib/dracut/modules.d/30ignition/ignition")
+		"/usr/lib/dracut/modules.d/30ignition/ignition", "/usr/bin/ignition")
 }
 
 // ignitionTools are the host programs Ignition and the initrd call, copied
