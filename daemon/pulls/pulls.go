@@ -101,6 +101,9 @@ type job struct {
 	err       string
 	result    *api.PullResult
 	published time.Time
+	// trailing is set while a publish is due for figures that changed
+	// within publishEvery of the last one.
+	trailing bool
 }
 
 func (j *job) snapshot() api.Pull {
@@ -305,7 +308,18 @@ func (m *Manager) Subscribe(buf int) (<-chan api.Pull, func()) {
 func (m *Manager) publish(j *job, force bool) {
 	j.mu.Lock()
 	now := time.Now()
-	if !force && now.Sub(j.published) < publishEvery {
+	if wait := publishEvery - now.Sub(j.published); !force && wait > 0 {
+		// The last figures must still go out when the data pauses (a
+		// slow server), so send them once the interval is over.
+		if !j.trailing {
+			j.trailing = true
+			time.AfterFunc(wait, func() {
+				j.mu.Lock()
+				j.trailing = false
+				j.mu.Unlock()
+				m.publish(j, true)
+			})
+		}
 		j.mu.Unlock()
 		return
 	}
