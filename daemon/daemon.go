@@ -27,6 +27,7 @@ import (
 	"github.com/pixie-boot/pixie/daemon/httpboot"
 	"github.com/pixie-boot/pixie/daemon/neighbors"
 	"github.com/pixie-boot/pixie/daemon/netif"
+	"github.com/pixie-boot/pixie/daemon/pulls"
 	"github.com/pixie-boot/pixie/daemon/store"
 	"github.com/pixie-boot/pixie/daemon/udpstat"
 )
@@ -306,8 +307,14 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		hub.Record(ctx, events.Event{Stage: events.StageServer, Detail: detail})
 		return nil
 	}
+	// Image pulls run here, as root with the daemon's network settings,
+	// for every client of the control API.
+	pullCtx, stopPulls := context.WithCancel(ctx)
+	pullMgr := pulls.New(pullCtx, pulls.Config{Assets: filepath.Join(cfg.DataDir, "assets"), Log: log.With("server", "pulls")})
+	defer pullMgr.Wait()
+	defer stopPulls() // runs first: the pulls stop, then Wait returns
 	ctl := control.New(control.Deps{Store: st, Hub: hub, Status: status, SetPaused: setPaused, Loaders: ladderAdapter{ladder},
-		Addresses: addrs, Log: log.With("server", "control")})
+		Addresses: addrs, Pulls: pullMgr, Log: log.With("server", "control")})
 	ctlLn, err := ctl.Listen(cfg.Socket, cfg.SocketGroup)
 	if err != nil {
 		if first != nil {

@@ -337,9 +337,6 @@ func TestCLIUsageErrors(t *testing.T) {
 		{[]string{"profiles", "edit", "x", "--phone-home", "ftp://x/up"}, `--phone-home "ftp://x/up": give an http:// or https:// URL, default (pixie's own /phone-home) or none`},
 		{[]string{"profiles", "edit", "x", "--var", "bad-name=1"}, `--var "bad-name=1": write it as NAME=VALUE`},
 		{[]string{"profiles", "edit", "x", "--var", "a=1", "--unset-var", "a"}, "--var a=1 and --unset-var a: give one of them"},
-		{[]string{"profiles", "add", "x", "--stream", "stable"}, "--stream, --channel and --arch choose a pulled image, for fedora-coreos and flatcar profiles; --os generic"},
-		{[]string{"profiles", "add", "x", "--os", "fedora-coreos", "--channel", "beta"}, "--channel is for flatcar: Fedora CoreOS has streams, give --stream"},
-		{[]string{"profiles", "add", "x", "--os", "flatcar", "--mode", "install"}, "--mode and --install-dev are for fedora-coreos (coreos-installer); --os flatcar"},
 		{[]string{"images", "pull", "flatcar", "--keyring", "k.asc", "--no-signature"}, "give --keyring or --no-signature, not both"},
 	}
 	sock := filepath.Join(t.TempDir(), "none.sock") // usage is checked before connecting
@@ -352,6 +349,23 @@ func TestCLIUsageErrors(t *testing.T) {
 		}
 		if strings.Contains(errOut.String(), "Usage:") {
 			t.Errorf("pixie %s: usage dumped on stderr", strings.Join(tc.args, " "))
+		}
+	}
+
+	// The daemon judges what fits an OS (it makes the profile); a
+	// setting that does not is still a command-line mistake.
+	d := startDaemon(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"profiles", "add", "x", "--stream", "stable"}, "--stream, --channel and --arch choose a pulled image, for fedora-coreos and flatcar profiles; --os generic"},
+		{[]string{"profiles", "add", "x", "--os", "fedora-coreos", "--channel", "beta"}, "--channel is for flatcar: Fedora CoreOS has streams, give --stream"},
+		{[]string{"profiles", "add", "x", "--os", "flatcar", "--mode", "install"}, "--mode and --install-dev are for fedora-coreos (coreos-installer); --os flatcar"},
+	} {
+		code, _, errOut := pixie(t, d, "", tc.args...)
+		if code != 2 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("pixie %s: exit %d, stderr %q; want exit 2 and %q", strings.Join(tc.args, " "), code, errOut, tc.want)
 		}
 	}
 }

@@ -22,7 +22,6 @@ func TestCLIErrorMessages(t *testing.T) {
 	os.WriteFile(notKeys, []byte("root:x:0:0:root:/root:/bin/sh\n"), 0o644)
 	notSocket := filepath.Join(dir, "file.sock")
 	os.WriteFile(notSocket, nil, 0o644)
-	data := filepath.Join(dir, "data")
 	wd, _ := os.Getwd()
 	for _, tc := range []struct {
 		args []string
@@ -31,21 +30,18 @@ func TestCLIErrorMessages(t *testing.T) {
 	}{
 		{[]string{"boots", "--limit", "abc"}, exitUsage, `--limit "abc": give a whole number` + "\nRun 'pixie boots --help' for usage.\n"},
 		{[]string{"status", "--json=maybe"}, exitUsage, `--json "maybe": give true or false, or leave the value out` + "\nRun 'pixie status --help' for usage.\n"},
-		{[]string{"images", "pull", "fedora-coreos", "--arch", "sparc", "--data-dir", data}, exitUsage, `--arch: architecture "sparc": use x86_64 or aarch64` + "\nRun 'pixie images pull --help' for usage.\n"},
-		{[]string{"images", "pull", "flatcar", "--channel", "nightly", "--data-dir", data}, exitUsage, `flatcar channel "nightly": use stable, beta, alpha, lts` + "\nRun 'pixie images pull --help' for usage.\n"},
+		{[]string{"images", "pull", "fedora-coreos", "--arch", "sparc"}, exitUsage, `--arch: architecture "sparc": use x86_64 or aarch64` + "\nRun 'pixie images pull --help' for usage.\n"},
+		{[]string{"images", "pull", "flatcar", "--channel", "nightly"}, exitUsage, `flatcar channel "nightly": use stable, beta, alpha, lts` + "\nRun 'pixie images pull --help' for usage.\n"},
 		{[]string{"images", "pull", "fedora-coreos", "--timeout", "soon"}, exitUsage, `--timeout "soon": give a duration like 30s, 2m or 1h30m` + "\nRun 'pixie images pull --help' for usage.\n"},
 		{[]string{"profiles", "add", "x", "--kernel", "k", "--ignition", missing}, exitFailure, "--ignition " + missing + ": there is no such file\n"},
 		{[]string{"profiles", "add", "x", "--kernel", "k", "--ignition", "node.ign"}, exitFailure, "--ignition node.ign: there is no such file in " + wd + "\n"},
 		{[]string{"profiles", "add", "x", "--kernel", "k", "--butane", dir}, exitFailure, "--butane " + dir + " is a directory: give a file\n"},
 		{[]string{"profiles", "edit", "x", "--butane", missing}, exitFailure, "--butane " + missing + ": there is no such file\n"},
 		{[]string{"machines", "set", "90:2b:34:14:f6:6a", "--ignition", missing}, exitFailure, "--ignition " + missing + ": there is no such file\n"},
-		{[]string{"profiles", "add", "x", "--os", "fedora-coreos", "--ssh-key", missing, "--data-dir", data}, exitFailure, "--ssh-key " + missing + ": there is no such file\n"},
-		{[]string{"images", "pull", "flatcar", "--keyring", missing, "--data-dir", data}, exitFailure, "--keyring " + missing + ": there is no such file\n"},
-		{[]string{"images", "pull", "flatcar", "--keyring", notKeys, "--data-dir", data}, exitFailure, "--keyring " + notKeys +
+		{[]string{"profiles", "add", "x", "--os", "fedora-coreos", "--ssh-key", missing}, exitFailure, "--ssh-key " + missing + ": there is no such file\n"},
+		{[]string{"images", "pull", "flatcar", "--keyring", missing}, exitFailure, "--keyring " + missing + ": there is no such file\n"},
+		{[]string{"images", "pull", "flatcar", "--keyring", notKeys}, exitFailure, "--keyring " + notKeys +
 			": not an OpenPGP public keyring: give the distribution's signing key, armored (-----BEGIN PGP PUBLIC KEY BLOCK-----) or binary, e.g. from gpg --export --armor KEYID\n"},
-		{[]string{"images", "rm", "fedora-coreos/stable", "--data-dir", data}, exitFailure, `"fedora-coreos/stable" is not an image: ` + filepath.Join(data, "assets") + " holds no pulled images yet (see `pixie images list`)\n"},
-		{[]string{"images", "pull", "generic", "--name", "x", "--url", "http://127.0.0.1:1/vmlinuz", "--data-dir", data}, exitFailure,
-			"http://127.0.0.1:1/vmlinuz: give its sha256 as http://127.0.0.1:1/vmlinuz#sha256=HEX (64 hex digits; sha256sum prints it): pixie does not store unverified files\n"},
 		{[]string{"install", "service", "--root", notSocket, "--executable", "/bin/sh"}, exitFailure,
 			"could not install the pixie service: could not open " + filepath.Join(notSocket, "etc/systemd/system/pixie.service") + ": a part of the path is a file, not a directory\n"},
 		{[]string{"--socket", notSocket, "status"}, exitFailure, notSocket + " is not a socket, so no pixie daemon answers there: give --socket (or $PIXIE_SOCKET) the daemon's socket, " + api.OSSocketPath(runtime.GOOS) + " by default\n"},
@@ -67,10 +63,6 @@ func TestPermissionMessages(t *testing.T) {
 	if want := "--ignition /root/node.ign: permission denied: your user may not read it (see `ls -l /root/node.ign`)"; read.Error() != want || !errors.Is(read, fs.ErrPermission) {
 		t.Errorf("read: %q, want %q (and still fs.ErrPermission)", read, want)
 	}
-	write := assetsError("/var/lib/pixie/assets", &fs.PathError{Op: "mkdir", Path: "/var/lib/pixie/assets/generic", Err: syscall.EACCES})
-	if want := "permission denied on /var/lib/pixie/assets/generic: the asset store /var/lib/pixie/assets belongs to the data directory's owner (usually root): run the command with sudo"; write.Error() != want || !errors.Is(write, fs.ErrPermission) {
-		t.Errorf("write: %q, want %q", write, want)
-	}
 	for _, tc := range []struct {
 		pe   *fs.PathError
 		want string
@@ -83,9 +75,5 @@ func TestPermissionMessages(t *testing.T) {
 		if got := pathProblem(tc.pe); got != tc.want {
 			t.Errorf("pathProblem(%v) = %q, want %q", tc.pe, got, tc.want)
 		}
-	}
-	other := errors.New("disk on fire")
-	if assetsError("/a", other) != other {
-		t.Error("assetsError changed an error that is not about permissions")
 	}
 }

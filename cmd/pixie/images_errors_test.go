@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -16,16 +15,14 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/pixie-boot/pixie/daemon/control/controltest"
 	"github.com/pixie-boot/pixie/daemon/images"
 )
 
-// pixieWith runs the CLI in-process with hook adjusting the image puller.
-func pixieWith(t *testing.T, hook func(*images.Puller), args ...string) (int, string, string) {
+// startDaemonWith starts a test daemon whose image pulls hook adjusts.
+func startDaemonWith(t *testing.T, hook func(*images.Puller)) *testDaemon {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	c := &cli{in: strings.NewReader(""), out: &out, errOut: &errOut, now: time.Now, puller: hook}
-	code := c.run(context.Background(), args)
-	return code, out.String(), errOut.String()
+	return &testDaemon{controltest.Start(t, controltest.Options{AnyUID: true, KeepAlive: 100 * time.Millisecond, Puller: hook})}
 }
 
 // offline makes the puller connect directly and resolve no name: a test
@@ -56,7 +53,7 @@ func fcosMirror(m string) string {
 // failed and what to do, and exits 1.
 func TestCLIImagesPullNetworkErrors(t *testing.T) {
 	clearProxyVars(t)
-	data := t.TempDir()
+	d := startDaemonWith(t, offline)
 
 	notFound := httptest.NewServer(http.NotFoundHandler())
 	t.Cleanup(notFound.Close)
@@ -102,8 +99,8 @@ func TestCLIImagesPullNetworkErrors(t *testing.T) {
 			cliNoProxy + ". " + fcosMirror(silent.URL),
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
-			args := append([]string{"images", "pull", "fedora-coreos", "--data-dir", data}, tc.args...)
-			code, out, errOut := pixieWith(t, offline, args...)
+			args := append([]string{"images", "pull", "fedora-coreos"}, tc.args...)
+			code, out, errOut := pixie(t, d, "", args...)
 			if code != exitFailure || out != "" {
 				t.Errorf("exit %d, stdout %q; want exit 1 and nothing on stdout", code, out)
 			}
@@ -113,19 +110,7 @@ func TestCLIImagesPullNetworkErrors(t *testing.T) {
 		})
 	}
 
-	// Under sudo, with no proxy variable left, the message says sudo drops them.
-	t.Setenv("SUDO_USER", "alice")
-	code, _, errOut := pixieWith(t, offline, "images", "pull", "fedora-coreos", "--data-dir", data, "--mirror", "http://pixie-mirror.invalid")
-	if want := ". sudo does not pass the proxy variables on: if your shell sets one, run sudo --preserve-env=HTTPS_PROXY,HTTP_PROXY,NO_PROXY pixie images pull ...\n"; code != exitFailure || !strings.HasSuffix(errOut, want) {
-		t.Errorf("under sudo: exit %d, %q; want it to end with %q", code, errOut, want)
-	}
-	// Not for an answer from the server: the network was fine.
-	code, _, errOut = pixieWith(t, offline, "images", "pull", "fedora-coreos", "--data-dir", data, "--mirror", notFound.URL)
-	if code != exitFailure || strings.Contains(errOut, "sudo") {
-		t.Errorf("404 under sudo: exit %d, %q; want no sudo note", code, errOut)
-	}
-
-	code, _, errOut = pixieWith(t, offline, "images", "pull", "fedora-coreos", "--data-dir", data, "--timeout", "0s")
+	code, _, errOut := pixie(t, d, "", "images", "pull", "fedora-coreos", "--timeout", "0s")
 	if code != exitUsage || !strings.Contains(errOut, "--timeout 0s: give a positive duration, like 30s or 2m") {
 		t.Errorf("--timeout 0: exit %d, %q", code, errOut)
 	}

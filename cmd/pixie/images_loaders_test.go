@@ -95,50 +95,51 @@ func TestCLIImagesPullFedoraLoaders(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	data := t.TempDir()
-	args := []string{"images", "pull", "fedora-coreos", "--data-dir", data, "--mirror", srv.URL + "/fcos", "--fedora-mirror", srv.URL + "/fedora", "--keyring", keyring}
-	code, out, errOut := pixieWith(t, offline, args...)
+	d := startDaemonWith(t, offline)
+	args := []string{"images", "pull", "fedora-coreos", "--mirror", srv.URL + "/fcos", "--fedora-mirror", srv.URL + "/fedora", "--keyring", keyring}
+	code, out, errOut := pixie(t, d, "", args...)
 	if code != 0 {
 		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out, errOut)
 	}
 	t.Logf("first pull, stdout:\n%s\nstderr:\n%s", out, errOut)
-	loaders := filepath.Join(data, "assets/fedora-coreos/stable/x86_64", ver, "loaders")
+	loadersID := "fedora-coreos/stable/x86_64/" + ver + "/loaders"
+	loaders := filepath.Join(d.DataDir, "assets", filepath.FromSlash(loadersID))
 	wantContains(t, "pull", out, "fedora-coreos stable "+ver+": pulled",
-		"Fedora 43 shim and GRUB for Secure Boot: pulled (shimx64.efi from shim-x64-15.8-3.x86_64, grubx64.efi from grub2-efi-x64-1:2.12-40.fc43.x86_64; "+loaders+")")
+		"Fedora 43 shim and GRUB for Secure Boot: pulled (shimx64.efi from shim-x64-15.8-3.x86_64, grubx64.efi from grub2-efi-x64-1:2.12-40.fc43.x86_64; "+loadersID+" in the asset store)")
 	wantContains(t, "pull log", errOut, "no updates repository", "shim-x64.rpm: header signature verified (Fedora 43 test", "releases-primary.xml")
 	for name, want := range map[string]string{"shimx64.efi": "FEDORA SHIM", "grubx64.efi": "FEDORA GRUB"} {
 		if b, err := os.ReadFile(filepath.Join(loaders, name)); err != nil || string(b) != want {
 			t.Errorf("%s = %q, %v", name, b, err)
 		}
 	}
-	code, out, errOut = pixieWith(t, offline, args...)
+	code, out, errOut = pixie(t, d, "", args...)
 	if code != 0 {
 		t.Fatalf("again: exit %d\n%s", code, errOut)
 	}
 	wantContains(t, "pull again", out, "already present, verified", "Fedora 43 shim and GRUB for Secure Boot: already present, verified")
-	code, out, errOut = pixieWith(t, offline, "images", "list", "--data-dir", data)
+	code, out, errOut = pixie(t, d, "", "images", "list")
 	if code != 0 {
 		t.Fatalf("list: exit %d\n%s", code, errOut)
 	}
 	wantContains(t, "list", out, "SHIM+GRUB", "Fedora 43")
 	os.WriteFile(filepath.Join(loaders, "grubx64.efi"), []byte("changed"), 0o644)
-	_, out, _ = pixieWith(t, offline, "images", "list", "--data-dir", data)
+	_, out, _ = pixie(t, d, "", "images", "list")
 	wantContains(t, "list after damage", out, "damaged: pull again")
-	code, out, errOut = pixieWith(t, offline, args...)
+	code, out, errOut = pixie(t, d, "", args...)
 	if code != 0 || !strings.Contains(out, "Fedora 43 shim and GRUB for Secure Boot: pulled") {
 		t.Fatalf("repair pull: exit %d\n%s\n%s", code, out, errOut)
 	}
 
 	// --no-loaders: the image only. A fresh data dir and a mirror without
 	// the repository show nothing is asked of it.
-	data2 := t.TempDir()
-	code, out, errOut = pixieWith(t, offline, "images", "pull", "fedora-coreos", "--data-dir", data2, "--mirror", srv.URL+"/fcos", "--keyring", keyring, "--no-loaders")
+	d2 := startDaemonWith(t, offline)
+	code, out, errOut = pixie(t, d2, "", "images", "pull", "fedora-coreos", "--mirror", srv.URL+"/fcos", "--keyring", keyring, "--no-loaders")
 	if code != 0 || strings.Contains(out, "Secure Boot") {
 		t.Fatalf("--no-loaders: exit %d\n%s\n%s", code, out, errOut)
 	}
 	// Without --no-loaders and with no repository to reach: the image is
 	// there, the error says what is missing and what to do.
-	code, _, errOut = pixieWith(t, offline, "images", "pull", "fedora-coreos", "--data-dir", data2, "--mirror", srv.URL+"/fcos", "--keyring", keyring, "--fedora-mirror", srv.URL+"/nothing")
+	code, _, errOut = pixie(t, d2, "", "images", "pull", "fedora-coreos", "--mirror", srv.URL+"/fcos", "--keyring", keyring, "--fedora-mirror", srv.URL+"/nothing")
 	if code == 0 {
 		t.Fatal("a pull whose loaders cannot be had succeeded")
 	}

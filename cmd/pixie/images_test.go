@@ -18,18 +18,18 @@ import (
 
 func TestCLIImagesAndOSProfile(t *testing.T) {
 	d := startDaemon(t)
-	data := t.TempDir()
+	data := d.DataDir
 
 	// A generic image from a local server (127.0.0.1 only).
 	kernel := []byte(strings.Repeat("k", 4096))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(kernel) }))
 	defer srv.Close()
 	sum := sha256.Sum256(kernel)
-	out := mustPixie(t, d, "images", "pull", "generic", "--data-dir", data, "--name", "tiny", "--url", srv.URL+"/vmlinuz#sha256="+hex.EncodeToString(sum[:]))
+	out := mustPixie(t, d, "images", "pull", "generic", "--name", "tiny", "--url", srv.URL+"/vmlinuz#sha256="+hex.EncodeToString(sum[:]))
 	wantContains(t, "pull", out, "generic", "pulled")
-	out = mustPixie(t, d, "images", "pull", "generic", "--data-dir", data, "--name", "tiny", "--url", srv.URL+"/vmlinuz#sha256="+hex.EncodeToString(sum[:]))
+	out = mustPixie(t, d, "images", "pull", "generic", "--name", "tiny", "--url", srv.URL+"/vmlinuz#sha256="+hex.EncodeToString(sum[:]))
 	wantContains(t, "pull again", out, "already present, verified")
-	if code, _, errOut := pixie(t, d, "", "images", "pull", "generic", "--data-dir", data, "--name", "bad", "--url", srv.URL+"/vmlinuz#sha256="+strings.Repeat("0", 64)); code == 0 || !strings.Contains(errOut, "checksum mismatch") {
+	if code, _, errOut := pixie(t, d, "", "images", "pull", "generic", "--name", "bad", "--url", srv.URL+"/vmlinuz#sha256="+strings.Repeat("0", 64)); code == 0 || !strings.Contains(errOut, "checksum mismatch") {
 		t.Errorf("corrupt generic pull: exit %d %s", code, errOut)
 	}
 
@@ -43,11 +43,11 @@ func TestCLIImagesAndOSProfile(t *testing.T) {
 		"kernel": "fedora-coreos/stable/x86_64/41.1/k", "initramfs": []string{"fedora-coreos/stable/x86_64/41.1/i.img"},
 		"rootfs": "fedora-coreos/stable/x86_64/41.1/r.img", "pulled_at": "2025-01-01T00:00:00Z"})
 	os.WriteFile(filepath.Join(dir, "pixie-image.json"), m, 0o644)
-	wantContains(t, "list", mustPixie(t, d, "images", "list", "--data-dir", data), "fedora-coreos/stable/x86_64/41.1", "generic/tiny")
+	wantContains(t, "list", mustPixie(t, d, "images", "list"), "fedora-coreos/stable/x86_64/41.1", "generic/tiny")
 
 	key := filepath.Join(t.TempDir(), "id.pub")
 	os.WriteFile(key, []byte("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAITESTKEY me@laptop\n"), 0o644)
-	mustPixie(t, d, "profiles", "add", "fcos", "--os", "fedora-coreos", "--stream", "stable", "--ssh-key", key, "--data-dir", data)
+	mustPixie(t, d, "profiles", "add", "fcos", "--os", "fedora-coreos", "--stream", "stable", "--ssh-key", key)
 	var p api.Profile
 	json.Unmarshal([]byte(mustPixie(t, d, "profiles", "show", "fcos", "--json")), &p)
 	if p.Kernel != "fedora-coreos/stable/x86_64/41.1/k" || len(p.Initrds) != 1 ||
@@ -66,16 +66,16 @@ func TestCLIImagesAndOSProfile(t *testing.T) {
 	// Refusals with clear messages.
 	bad := filepath.Join(t.TempDir(), "bad.bu")
 	os.WriteFile(bad, []byte("variant: fcos\nversion: 1.5.0\nstorage:\n  files:\n    - path: etc/x\n"), 0o644)
-	code, _, errOut := pixie(t, d, "", "profiles", "add", "bad", "--os", "fedora-coreos", "--butane", bad, "--data-dir", data)
+	code, _, errOut := pixie(t, d, "", "profiles", "add", "bad", "--os", "fedora-coreos", "--butane", bad)
 	if code == 0 || !strings.Contains(errOut, "line 5 col 13: path not absolute") {
 		t.Errorf("bad Butane: exit %d %s", code, errOut)
 	}
-	code, _, errOut = pixie(t, d, "", "profiles", "add", "fl", "--os", "flatcar", "--data-dir", data)
+	code, _, errOut = pixie(t, d, "", "profiles", "add", "fl", "--os", "flatcar")
 	if code == 0 || !strings.Contains(errOut, "pixie images pull flatcar") {
 		t.Errorf("flatcar without a pulled image: exit %d %s", code, errOut)
 	}
-	mustPixie(t, d, "images", "rm", "generic/tiny", "--data-dir", data)
-	if strings.Contains(mustPixie(t, d, "images", "list", "--data-dir", data), "generic/tiny") {
+	mustPixie(t, d, "images", "rm", "generic/tiny")
+	if strings.Contains(mustPixie(t, d, "images", "list"), "generic/tiny") {
 		t.Error("rm did not remove")
 	}
 }

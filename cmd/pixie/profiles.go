@@ -309,27 +309,29 @@ profile ({{.Vars.NAME}}); a machine's own variable of that name wins.`,
 			}
 			p := api.Profile{Name: args[0], OS: pf.os}
 			pf.apply(f, ignition, &p)
-			// Kernel, initrds and arguments from the pulled image and the
-			// OS's documented arguments, where not given.
-			if err := of.complete(c, cmd, &p, nil); err != nil {
+			save := "create"
+			if replace {
+				// The seeded first-time profile is the usual target: the
+				// guide's first boot is one command, not add-then-edit.
+				save = "replace"
+			}
+			// The daemon fills in the kernel, initrds and arguments from
+			// its pulled image and the OS's documented arguments, where
+			// not given.
+			req, err := of.request(f, p, save)
+			if err != nil {
 				return err
 			}
 			ctx, cancel := callCtx(cmd)
 			defer cancel()
-			verb, want := "added", p
-			p, err = c.client().CreateProfile(ctx, want)
-			if api.IsCode(err, api.CodeExists) && replace {
-				// The seeded first-time profile is the usual target: the
-				// guide's first boot is one command, not add-then-edit.
-				verb = "replaced"
-				p, err = c.client().UpdateProfile(ctx, want)
-			}
+			res, err := c.saveFromOS(ctx, req)
 			if api.IsCode(err, api.CodeExists) {
 				return fmt.Errorf("profile %q already exists: replace it with `pixie profiles add %s --replace …`, or change some fields with `pixie profiles edit %s`", args[0], args[0], args[0])
 			}
 			if err != nil {
 				return err
 			}
+			p, verb := res.Profile, res.Saved
 			if c.json {
 				return printJSON(c.out, p)
 			}
@@ -396,8 +398,6 @@ disk, consoles, extra arguments) unless --mode, --install-dev, --console or
 			if err != nil {
 				return profileErr(err, args[0])
 			}
-			old := p
-			old.Initrds = append([]string(nil), p.Initrds...)
 			if p.Vars != nil {
 				vars := make(map[string]string, len(p.Vars))
 				for k, v := range p.Vars {
@@ -409,13 +409,15 @@ disk, consoles, extra arguments) unless --mode, --install-dev, --console or
 			if err := pf.unset(&p); err != nil {
 				return err
 			}
-			if err := of.complete(c, cmd, &p, &old); err != nil {
-				return err
-			}
-			p, err = client.UpdateProfile(ctx, p)
+			req, err := of.request(f, p, "update")
 			if err != nil {
 				return err
 			}
+			res, err := c.saveFromOS(ctx, req)
+			if err != nil {
+				return err
+			}
+			p = res.Profile
 			if c.json {
 				return printJSON(c.out, p)
 			}

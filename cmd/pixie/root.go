@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pixie-boot/pixie/daemon/api"
-	"github.com/pixie-boot/pixie/daemon/images"
 )
 
 // Exit codes: 1 when something failed, 2 when the command line was wrong.
@@ -32,9 +31,6 @@ type cli struct {
 	out    io.Writer
 	errOut io.Writer
 	now    func() time.Time
-	// puller, when set, adjusts the image puller (tests point its DNS and
-	// proxy at local fixtures); nil in the real binary.
-	puller func(*images.Puller)
 }
 
 // run executes the pixie command line and returns the process exit code.

@@ -21,8 +21,15 @@
 //	GET    /v1/profiles/{name}              Profile
 //	PUT    /v1/profiles/{name}              Profile (replaces an existing one)
 //	DELETE /v1/profiles/{name}              204 (409 "in_use")
+//	POST   /v1/profiles/from-os             OSProfileResult (a profile made from an OS and a pulled image)
+//	POST   /v1/pulls                        Pull (202; 200 with joined when that image is being pulled)
+//	GET    /v1/pulls                        []Pull: running and recently ended
+//	GET    /v1/pulls/{id or image}          Pull
+//	DELETE /v1/pulls/{id or image}          Pull, cancelled
+//	GET    /v1/images                       []Image
+//	DELETE /v1/images/{id}                  204 (409 "in_use" while it is being pulled)
 //	GET    /v1/boots                        []BootSummary, newest first (?limit=N)
-//	GET    /v1/events                       Server-Sent Events (?after=ID)
+//	GET    /v1/events                       Server-Sent Events (?after=ID): "boot" events, and "pull" snapshots
 //
 // Failures carry a JSON body {"code": ..., "message": ...}, returned by the
 // client as *Error.

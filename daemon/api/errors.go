@@ -15,6 +15,7 @@ const (
 	CodeExists     = "exists"      // 409: a profile with that name exists
 	CodeInUse      = "in_use"      // 409: the profile is used by machines or is the default
 	CodeInvalid    = "invalid"     // 400: the request names something malformed (MAC, hostname, ...)
+	CodeBadSetting = "bad_setting" // 400: settings that do not fit together or the OS (a Flatcar channel for Fedora CoreOS, ...)
 	CodeForbidden  = "forbidden"   // 403: the caller is not root or in the socket's group
 	CodeBadRequest = "bad_request" // 400 or 413: malformed JSON, unknown field, oversized body
 	CodeInternal   = "internal"    // 500: the daemon failed; its log says why

@@ -21,6 +21,7 @@ var ErrStreamClosed = errors.New("the pixie daemon closed the event stream")
 // SSE event names the daemon sends on /v1/events.
 const (
 	SSEEventBoot = "boot" // data is an Event
+	SSEEventPull = "pull" // data is a Pull: an image pull's progress or end
 )
 
 // EventStream is a live feed of boot events from Client.Events.
@@ -99,6 +100,26 @@ func (e *streamError) Unwrap() error { return e.err }
 // readSSE parses Server-Sent Events and delivers "boot" events until the
 // body ends (ErrStreamClosed) or fails.
 func readSSE(ctx context.Context, r *bufio.Reader, out chan<- Event) error {
+	return parseSSE(ctx, r, func(name, data string) error {
+		if name != "" && name != SSEEventBoot {
+			return nil // another kind of event: not for this stream
+		}
+		var ev Event
+		if err := json.Unmarshal([]byte(data), &ev); err != nil {
+			return &streamError{msg: fmt.Sprintf("the pixie daemon sent a boot event this pixie cannot read, %q: are the CLI and the daemon different versions? (`pixie --version`, and `pixie status` for the daemon's)", data), err: err}
+		}
+		select {
+		case out <- ev:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	})
+}
+
+// parseSSE reads Server-Sent Events and hands each one's name and data to
+// deliver until the body ends (ErrStreamClosed), fails, or deliver fails.
+func parseSSE(ctx context.Context, r *bufio.Reader, deliver func(name, data string) error) error {
 	var name string
 	var data strings.Builder
 	for {
@@ -115,15 +136,9 @@ func readSSE(ctx context.Context, r *bufio.Reader, out chan<- Event) error {
 		line = strings.TrimRight(line, "\r\n")
 		switch {
 		case line == "":
-			if data.Len() > 0 && (name == "" || name == SSEEventBoot) {
-				var ev Event
-				if err := json.Unmarshal([]byte(data.String()), &ev); err != nil {
-					return &streamError{msg: fmt.Sprintf("the pixie daemon sent a boot event this pixie cannot read, %q: are the CLI and the daemon different versions? (`pixie --version`, and `pixie status` for the daemon's)", data.String()), err: err}
-				}
-				select {
-				case out <- ev:
-				case <-ctx.Done():
-					return ctx.Err()
+			if data.Len() > 0 {
+				if err := deliver(name, data.String()); err != nil {
+					return err
 				}
 			}
 			name = ""

@@ -20,6 +20,7 @@ import (
 
 	"github.com/pixie-boot/pixie/daemon/api"
 	"github.com/pixie-boot/pixie/daemon/events"
+	"github.com/pixie-boot/pixie/daemon/pulls"
 	"github.com/pixie-boot/pixie/daemon/store"
 )
 
@@ -38,7 +39,9 @@ type Deps struct {
 	// DHCP server's own address and pool, is told when they change, and
 	// lists the leases (GET /v1/leases).
 	Addresses Addresses
-	Log       *slog.Logger
+	// Pulls, if set, runs image pulls into the daemon's asset store.
+	Pulls *pulls.Manager
+	Log   *slog.Logger
 	// AllowUID, if set, replaces the root-or-group check (tests).
 	AllowUID func(uid uint32) bool
 	// KeepAlive is how often an idle event stream gets a comment line, so
@@ -101,11 +104,19 @@ func (s *Server) Handler() http.Handler {
 
 	mux.HandleFunc("GET /v1/profiles", s.listProfiles)
 	mux.HandleFunc("POST /v1/profiles", s.createProfile)
+	mux.HandleFunc("POST /v1/profiles/from-os", s.profileFromOS)
 	mux.HandleFunc("GET /v1/profiles/{name}", s.getProfile)
 	mux.HandleFunc("PUT /v1/profiles/{name}", s.updateProfile)
 	mux.HandleFunc("DELETE /v1/profiles/{name}", noBody(s.deleteProfile))
 
 	mux.HandleFunc("GET /v1/leases", s.leases)
+
+	mux.HandleFunc("POST /v1/pulls", s.startPull)
+	mux.HandleFunc("GET /v1/pulls", s.listPulls)
+	mux.HandleFunc("GET /v1/pulls/{id...}", s.getPull)
+	mux.HandleFunc("DELETE /v1/pulls/{id...}", noBody(s.cancelPull))
+	mux.HandleFunc("GET /v1/images", s.listImages)
+	mux.HandleFunc("DELETE /v1/images/{id...}", noBody(s.removeImage))
 
 	mux.HandleFunc("GET /v1/boots", s.boots)
 	mux.HandleFunc("GET /v1/events", s.events)

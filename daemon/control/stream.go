@@ -28,6 +28,14 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	// Subscribe before reading the store so nothing falls between the two.
 	live, cancel := s.deps.Hub.Subscribe(256)
 	defer cancel()
+	// Image pulls' progress, not stored: a stream sees the pulls of its
+	// lifetime (and GET /v1/pulls has the rest).
+	var pullc <-chan api.Pull
+	if s.deps.Pulls != nil {
+		var stop func()
+		pullc, stop = s.deps.Pulls.Subscribe(64)
+		defer stop()
+	}
 
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
@@ -84,6 +92,8 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 				lagging = false
 				err = s.catchUp(r, st)
 			}
+		case p := <-pullc:
+			err = sendPull(w, p)
 		case <-keepAlive.C:
 			// Also a safety net for events missed some other way.
 			if st.last >= 0 {
@@ -139,5 +149,16 @@ func (st *sse) send(e events.Event) error {
 		st.last = max(st.last, e.ID)
 	}
 	_, err = fmt.Fprintf(st.w, "event: %s\ndata: %s\n\n", api.SSEEventBoot, b)
+	return err
+}
+
+// sendPull writes one pull snapshot; pulls carry no ID, as they are not
+// stored events and ?after= does not count them.
+func sendPull(w http.ResponseWriter, p api.Pull) error {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "event: %s\ndata: %s\n\n", api.SSEEventPull, b)
 	return err
 }

@@ -23,6 +23,8 @@ import (
 	"github.com/pixie-boot/pixie/daemon/api"
 	"github.com/pixie-boot/pixie/daemon/control"
 	"github.com/pixie-boot/pixie/daemon/events"
+	"github.com/pixie-boot/pixie/daemon/images"
+	"github.com/pixie-boot/pixie/daemon/pulls"
 	"github.com/pixie-boot/pixie/daemon/store"
 )
 
@@ -38,12 +40,20 @@ type Options struct {
 	KeepAlive time.Duration
 	// Log receives the control server's log (nil discards).
 	Log *slog.Logger
+	// Puller, if set, adjusts every image pull's puller (point its DNS
+	// and proxy at local fixtures).
+	Puller func(*images.Puller)
 }
 
 // Daemon is the control side of a pixie daemon.
 type Daemon struct {
 	Socket string
 	Store  *store.Store
+	// DataDir is the daemon's data directory; image pulls write into its
+	// assets/ folder.
+	DataDir string
+	// Pulls runs the daemon's image pulls.
+	Pulls *pulls.Manager
 	// Paused is the daemon's pause switch, as pause/resume set it.
 	Paused atomic.Bool
 
@@ -80,9 +90,14 @@ func New(t testing.TB, opts Options) *Daemon {
 	if opts.KeepAlive == 0 {
 		opts.KeepAlive = time.Second
 	}
-	d := &Daemon{t: t, opts: opts, Store: st, Socket: filepath.Join(dir, "pixie.sock")}
+	data := t.TempDir()
+	pctx, stopPulls := context.WithCancel(context.Background())
+	d := &Daemon{t: t, opts: opts, Store: st, Socket: filepath.Join(dir, "pixie.sock"), DataDir: data,
+		Pulls: pulls.New(pctx, pulls.Config{Assets: filepath.Join(data, "assets"), Configure: opts.Puller, Log: opts.Log})}
 	t.Cleanup(func() {
 		d.Stop()
+		stopPulls()
+		d.Pulls.Wait()
 		st.Close()
 		os.RemoveAll(dir)
 	})
@@ -124,6 +139,7 @@ func (d *Daemon) Start() {
 			return st
 		},
 		SetPaused: func(_ context.Context, p bool) error { d.Paused.Store(p); return nil },
+		Pulls:     d.Pulls,
 		Log:       d.opts.Log,
 		KeepAlive: d.opts.KeepAlive,
 	}
