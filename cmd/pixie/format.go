@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -286,7 +287,7 @@ func formatBoots(bs []api.BootSummary, now time.Time) string {
 	for i, b := range bs {
 		rows[i] = []string{
 			b.MAC, machineLabel(b), b.Last.Stage, orDash(truncate(b.Last.Detail, 40)),
-			orDash(b.Last.IP), formatAge(now, b.Last.Time),
+			orDash(cmp.Or(b.Address, b.Last.IP)), formatAge(now, b.Last.Time),
 		}
 	}
 	return table([]string{"MAC", "MACHINE", "LAST STAGE", "DETAIL", "IP", "SEEN"}, rows)

@@ -84,6 +84,9 @@ type BootSummary struct {
 	// with no record).
 	Loader     string `json:"loader,omitempty"`
 	LoaderStep string `json:"loader_step,omitempty"`
+	// Address is the machine's address: reserved, leased (full DHCP), or
+	// the newest its boot requests came from; empty when not known yet.
+	Address string `json:"address,omitempty"`
 }
 
 // Status is the daemon's state as `pixie status` and the tray show it.

@@ -52,7 +52,7 @@ func apiBoot(b store.BootSummary) api.BootSummary {
 	return api.BootSummary{
 		MAC: b.MAC, Last: apiEvent(b.Last), FirstSeen: b.FirstSeen,
 		Known: b.Known, Profile: b.Profile, Hostname: b.Hostname,
-		Loader: b.Loader, LoaderStep: b.LoaderStep,
+		Loader: b.Loader, LoaderStep: b.LoaderStep, Address: b.Address,
 	}
 }
 

@@ -122,6 +122,10 @@ type BootSummary struct {
 	// it reached (see Machine); auto and empty for a MAC with no record.
 	Loader     string `json:"loader"`
 	LoaderStep string `json:"loader_step,omitempty"`
+	// Address is where the machine is: its reserved address, else the
+	// address it holds a full-DHCP lease on, else the newest address its
+	// boot requests came from. Empty when none is known yet.
+	Address string `json:"address,omitempty"`
 }
 
 // RecentBoots returns the MACs with boot events, newest activity first.
@@ -133,7 +137,11 @@ func (s *Store) RecentBoots(ctx context.Context, limit int) ([]BootSummary, erro
 	rows, err := s.db.QueryContext(ctx, `
 		SELECT e.id, e.time, e.mac, e.ip, e.arch, e.stage, e.detail, r.first,
 		       m.mac IS NOT NULL, coalesce(m.profile, ''), coalesce(m.hostname, ''),
-		       coalesce(m.loader, 'auto'), coalesce(m.loader_step, '')
+		       coalesce(m.loader, 'auto'), coalesce(m.loader_step, ''),
+		       coalesce(nullif(m.ip, ''),
+		                (SELECT l.ip FROM leases l WHERE l.mac = r.mac AND l.state = 'bound' ORDER BY l.updated_at DESC LIMIT 1),
+		                (SELECT a.ip FROM events a WHERE a.mac = r.mac AND a.ip NOT IN ('', '0.0.0.0') ORDER BY a.id DESC LIMIT 1),
+		                '')
 		FROM (SELECT mac, max(id) AS last, min(time) AS first FROM events WHERE mac != '' GROUP BY mac) r
 		JOIN events e ON e.id = r.last
 		LEFT JOIN machines m ON m.mac = r.mac
@@ -148,7 +156,7 @@ func (s *Store) RecentBoots(ctx context.Context, limit int) ([]BootSummary, erro
 		var t, first int64
 		var stage string
 		if err := rows.Scan(&b.Last.ID, &t, &b.Last.MAC, &b.Last.IP, &b.Last.Arch, &stage, &b.Last.Detail, &first,
-			&b.Known, &b.Profile, &b.Hostname, &b.Loader, &b.LoaderStep); err != nil {
+			&b.Known, &b.Profile, &b.Hostname, &b.Loader, &b.LoaderStep, &b.Address); err != nil {
 			return nil, err
 		}
 		b.MAC = b.Last.MAC

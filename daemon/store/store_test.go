@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pixie-boot/pixie/daemon/events"
 )
@@ -215,5 +216,46 @@ func TestEventRetentionKeepsNewest(t *testing.T) {
 	}
 	if n > 30 || minID < 80 {
 		t.Fatalf("after 105 inserts with max 20: %d events, oldest id %d", n, minID)
+	}
+}
+
+// A boot's address: the reservation wins, then a bound full-DHCP lease,
+// then the newest real address the machine's requests came from.
+func TestRecentBootsAddress(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	add := func(mac, ip string, st events.Stage) {
+		t.Helper()
+		if _, err := s.AddEvent(ctx, events.Event{MAC: mac, IP: ip, Stage: st}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const seen, leased, reserved, none = "52:54:00:00:01:01", "52:54:00:00:01:02", "52:54:00:00:01:03", "52:54:00:00:01:04"
+	add(seen, "10.0.0.40", events.StageScript)
+	add(seen, "0.0.0.0", events.StageDHCP) // a new DISCOVER: no address yet
+	add(leased, "10.0.0.41", events.StageScript)
+	if err := s.PutLease(ctx, Lease{IP: "10.0.0.141", MAC: leased, State: "bound", Expires: time.Now().Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutLease(ctx, Lease{IP: "10.0.0.142", MAC: leased, State: "released", Expires: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	add(reserved, "10.0.0.42", events.StageScript)
+	if _, err := s.PutMachine(ctx, Machine{MAC: reserved, IP: "10.0.0.9/24"}); err != nil {
+		t.Fatal(err)
+	}
+	add(none, "", events.StageDHCP)
+	boots, err := s.RecentBoots(ctx, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{seen: "10.0.0.40", leased: "10.0.0.141", reserved: "10.0.0.9", none: ""}
+	for _, b := range boots {
+		if b.Address != want[b.MAC] {
+			t.Errorf("%s: address %q, want %q", b.MAC, b.Address, want[b.MAC])
+		}
+	}
+	if len(boots) != len(want) {
+		t.Errorf("%d boots, want %d", len(boots), len(want))
 	}
 }

@@ -223,17 +223,22 @@ func bootItem(b api.BootSummary, profiles []api.Profile, now time.Time) Item {
 }
 
 // BootLabel is a recently booted machine's title: "90:2b:34:14:f6:6a ·
-// first-time · Ignition ✓ · 2 min ago" (hostname if known, else profile).
+// 10.0.0.57 · first-time · Ignition ✓ · 2 min ago" (its address once
+// known; hostname if known, else profile).
 func BootLabel(b api.BootSummary, now time.Time) string {
 	who := b.Hostname
 	if who == "" {
 		who = b.Profile
 	}
-	return join(" · ", b.MAC, who, StageWords(b.Last.Stage), Age(now, b.Last.Time))
+	return join(" · ", b.MAC, b.Address, who, StageWords(b.Last.Stage), Age(now, b.Last.Time))
 }
 
 func bootTooltip(b api.BootSummary) string {
-	tip := join(" · ", b.Last.IP, b.Last.Arch, b.Last.Detail)
+	ip := b.Last.IP
+	if ip == b.Address || ip == "0.0.0.0" {
+		ip = "" // in the title already, or not an address
+	}
+	tip := join(" · ", ip, b.Last.Arch, b.Last.Detail)
 	if l := LoaderWords(b.Loader, b.LoaderStep); l != "" {
 		tip = join(" · ", tip, l)
 	}

@@ -363,6 +363,7 @@ func TestBootLabel(t *testing.T) {
 		{boot("90:2b:34:14:f6:6a", "tftp", 10*time.Second, true, "worker", "node1"), "90:2b:34:14:f6:6a · node1 · iPXE loaded · just now"},
 		{boot("90:2b:34:14:f6:6a", "error", 26*time.Hour, true, "", ""), "90:2b:34:14:f6:6a · error ✗ · yesterday"},
 		{boot("90:2b:34:14:f6:6a", "warp-drive", 0, false, "p", ""), "90:2b:34:14:f6:6a · p · warp-drive · just now"},
+		{withAddress(boot("90:2b:34:14:f6:6a", "booted", time.Minute, true, "worker", "node1"), "10.0.0.57"), "90:2b:34:14:f6:6a · 10.0.0.57 · node1 · booted ✓ · 1 min ago"},
 	}
 	for _, tt := range tests {
 		if got := BootLabel(tt.b, now); got != tt.want {
@@ -370,6 +371,8 @@ func TestBootLabel(t *testing.T) {
 		}
 	}
 }
+
+func withAddress(b api.BootSummary, addr string) api.BootSummary { b.Address = addr; return b }
 
 func TestAge(t *testing.T) {
 	tests := []struct {
