@@ -4,20 +4,24 @@ package dhcp
 
 import (
 	"context"
-	"errors"
 	"net/netip"
 	"time"
 )
 
-// arpProber is not implemented here yet (macOS would need a BPF device
-// filtering ARP): offers go out unprobed, and a client that finds its
-// address in use DECLINEs it, which sets it aside.
-type arpProber struct{}
+// arpProber probes with ICMP echo here: an ARP probe would need a BPF
+// device filtering ARP (macOS). See icmpProber for what that misses.
+type arpProber struct{ icmp *icmpProber }
 
-func openARPProber(string) (*arpProber, error) { return nil, errors.ErrUnsupported }
+func openARPProber(string) (*arpProber, error) {
+	p, err := openICMPProber()
+	if err != nil {
+		return nil, err
+	}
+	return &arpProber{icmp: p}, nil
+}
 
-func (*arpProber) close() {}
+func (p *arpProber) close() { p.icmp.close() }
 
-func (*arpProber) probe(context.Context, netip.Addr, time.Duration) (bool, error) {
-	return false, errors.ErrUnsupported
+func (p *arpProber) probe(ctx context.Context, ip netip.Addr, wait time.Duration) (bool, error) {
+	return p.icmp.probe(ctx, ip, wait)
 }

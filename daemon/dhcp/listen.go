@@ -99,7 +99,7 @@ func (s *Server) Listen() error {
 	if s.full != nil && s.cfg.Interface != "" {
 		// Opened here, on this thread, for the same reason as above.
 		if pr, err := openARPProber(s.cfg.Interface); err != nil {
-			s.log.Warn("no ARP probe before offering new addresses", "interface", s.cfg.Interface, "err", err)
+			s.log.Warn("no address probe (ARP, or ICMP echo on macOS) before offering new addresses", "interface", s.cfg.Interface, "err", err)
 		} else {
 			s.prober = pr
 		}
