@@ -138,7 +138,7 @@ func TestDBusMenu(t *testing.T) {
 		return it != nil && strings.Contains(it.label, "Ignition ✓") && it.child(menu.TitleCopyMAC) != nil
 	})
 	t.Logf("boot event in the D-Bus menu after %v", time.Since(start))
-	if !strings.HasPrefix(l.find(mac+" ").label, mac+" · first-time · Ignition ✓ · just now") {
+	if !strings.HasPrefix(l.find(mac+" ").label, mac+" · 10.2.0.50 · first-time · Ignition ✓ · just now") {
 		t.Errorf("label %q", l.find(mac+" ").label)
 	}
 
