@@ -109,6 +109,7 @@ with ` + "`pixie machines set`" + `.`,
 		newStopCmd(c),
 		newRestartCmd(c),
 		newDoctorCmd(c),
+		newUICmd(c),
 	)
 	return root
 }

@@ -36,6 +36,9 @@ type Options struct {
 	// AnyUID lets every caller in, whatever its uid and groups; otherwise
 	// the socket's group is the test process's own group.
 	AnyUID bool
+	// AllowUID, if set, decides who may call instead (tests of a caller
+	// the socket refuses); it wins over AnyUID.
+	AllowUID func(uid uint32) bool
 	// KeepAlive is the event stream's keep-alive interval (default 1s).
 	KeepAlive time.Duration
 	// Log receives the control server's log (nil discards).
@@ -145,6 +148,10 @@ func (d *Daemon) Start() {
 	}
 	if d.opts.AnyUID {
 		deps.AllowUID = func(uint32) bool { return true }
+		group = "pixie-test-no-such-group"
+	}
+	if d.opts.AllowUID != nil {
+		deps.AllowUID = d.opts.AllowUID
 		group = "pixie-test-no-such-group"
 	}
 	srv := control.New(deps)
