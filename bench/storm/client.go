@@ -54,6 +54,9 @@ func fail(stage string, format string, args ...any) error {
 
 func (c *client) done(stage string) {
 	c.res.Stages = append(c.res.Stages, StageTime{Stage: stage, At: time.Since(c.start)})
+	if c.r.cfg.Pace > 0 {
+		time.Sleep(c.r.cfg.Pace)
+	}
 }
 
 func (c *client) retry(stage string) {

@@ -100,6 +100,10 @@ type Config struct {
 	HTTPTimeout  time.Duration
 	HTTPAttempts int
 
+	// Pace, if set, is a pause after each stage: a slow machine whose
+	// boot a person (or a browser test) can watch advance.
+	Pace time.Duration
+
 	// Logf, if set, receives progress lines.
 	Logf func(format string, args ...any)
 }

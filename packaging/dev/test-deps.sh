@@ -11,9 +11,10 @@ set -euo pipefail
 # built by the tests on first use); ignition is Debian's Ignition, which
 # the Ignition tests run as Fedora CoreOS's first boot does. podman and
 # runc build and run the container image from that root (no registry).
+# chromium, headless in a namespace of its own, drives the dashboard test.
 pkgs=(iproute2 qemu-system-x86 ovmf ipxe ipxe-qemu qemu-system-arm qemu-efi-aarch64 dnsmasq
       busybox-static tftp-hpa curl cpio kmod linux-image-amd64 gcc dbus-daemon systemd xz-utils
-      debootstrap systemd-container ignition podman runc)
+      debootstrap systemd-container ignition podman runc chromium)
 here="$(cd "$(dirname "$0")" && pwd)"
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
   # The arm64 boot's kernel, busybox and loaders come from Debian's arm64

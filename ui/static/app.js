@@ -101,6 +101,7 @@ function renderStatus() {
     ? `full DHCP, ${d.pool_used || 0} of ${d.pool_size || 0} leased (${d.pool || ""})`
     : d.mode === "proxy" ? "proxy (the LAN's DHCP server hands out addresses)" : (d.mode || "–");
   $("st-path").textContent = d.warning || status.dhcp_link_layer || "";
+  $("st-path").className = d.warning ? "warn" : "muted";
   $("st-loader").textContent = status.efi_file ? `${status.efi_file} (--efi-file)` : (status.default_loader || "auto") + (status.default_loader === "auto" || !status.default_loader ? " (snponly → ipxe → shim)" : "");
   const fw = $("st-firmware");
   fw.replaceChildren();
