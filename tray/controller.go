@@ -35,6 +35,9 @@ type Config struct {
 	// nil: no toggle.
 	LoginItem    func() (on, known bool)
 	SetLoginItem func(on bool) error
+	// Dashboard returns a one-time link into the web dashboard (see
+	// menu.Handler.Dashboard); nil: no "Open dashboard" item.
+	Dashboard func(ctx context.Context, mac string) (string, error)
 	// DataDir is the data folder to open while the daemon cannot say.
 	DataDir string
 	Log     *slog.Logger
@@ -95,13 +98,13 @@ func New(cfg Config) *Controller {
 	c := &Controller{
 		cfg:     cfg,
 		log:     log,
-		handler: menu.Handler{API: cfg.Client, Desktop: cfg.Desktop, Quit: cfg.Quit, SetLoginItem: cfg.SetLoginItem},
+		handler: menu.Handler{API: cfg.Client, Desktop: cfg.Desktop, Quit: cfg.Quit, SetLoginItem: cfg.SetLoginItem, Dashboard: cfg.Dashboard},
 		kick:    make(chan struct{}, 1),
 		changed: make(chan struct{}, 1),
 	}
 	// Until the first read, say nothing is known rather than "serving".
 	c.state = menu.State{Err: menu.ErrConnecting, DataDir: cfg.DataDir,
-		ServiceInstalled: true}
+		ServiceInstalled: true, Dashboard: cfg.Dashboard != nil}
 	return c
 }
 

@@ -35,7 +35,6 @@ import (
 	"time"
 
 	"github.com/pixie-boot/pixie/daemon/api"
-	"github.com/pixie-boot/pixie/daemon/hwaddr"
 )
 
 // CookieName is the session cookie's name.
@@ -111,8 +110,8 @@ func (s *Server) LoginURL(mac string) (string, error) {
 		return "", err
 	}
 	next := "/"
-	if m, err := hwaddr.Parse(mac); err == nil {
-		next = "/#timeline=" + m
+	if hw, err := net.ParseMAC(mac); err == nil && len(hw) == 6 {
+		next = "/#timeline=" + hw.String()
 	}
 	s.mu.Lock()
 	s.logins = append(s.logins, login{token, next})

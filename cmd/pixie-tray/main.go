@@ -94,6 +94,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		ServiceInstalled: desk.ServiceInstalled,
 		DataDir:          desktop.DataDir(runtime.GOOS),
 		Log:              log,
+		Dashboard:        (&dashboard{ctx: ctx, socket: *socket, log: log}).link,
 	}
 	if li, ok := menuLoginItem(processEnv(runtime.GOOS)); ok {
 		cfg.LoginItem = func() (bool, bool) {

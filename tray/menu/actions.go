@@ -48,6 +48,10 @@ type Handler struct {
 	// SetLoginItem turns starting the menu at login on or off; nil where
 	// there is no login item.
 	SetLoginItem func(on bool) error
+	// Dashboard returns a one-time link into the web dashboard, at mac's
+	// timeline when mac is set (starting the dashboard on first use); nil
+	// where there is none, and Show timeline shows text instead.
+	Dashboard func(ctx context.Context, mac string) (string, error)
 }
 
 // Do carries out one action. Its error says, in words for the menu, what
@@ -65,7 +69,13 @@ func (h Handler) Do(ctx context.Context, a Action) error {
 		err = h.Desktop.CopyText(ctx, a.MAC)
 	case AssignProfile:
 		err = h.assign(ctx, a.MAC, a.Profile)
+	case OpenDashboard:
+		err = h.openDashboard(ctx, "")
 	case ShowTimeline:
+		if h.Dashboard != nil {
+			err = h.openDashboard(ctx, a.MAC)
+			break
+		}
 		var es []api.Event
 		if es, err = h.API.Timeline(ctx, a.MAC, TimelineLimit); err == nil {
 			err = h.Desktop.ShowText(ctx, "timeline-"+strings.ReplaceAll(a.MAC, ":", ""), FormatTimeline(a.MAC, es))
@@ -96,6 +106,18 @@ func (h Handler) Do(ctx context.Context, a Action) error {
 		return fmt.Errorf("%s: %w", failed(a), err)
 	}
 	return nil
+}
+
+// openDashboard opens the dashboard (at mac's timeline) in the browser.
+func (h Handler) openDashboard(ctx context.Context, mac string) error {
+	if h.Dashboard == nil {
+		return errors.New("the dashboard is not available in this menu")
+	}
+	link, err := h.Dashboard(ctx, mac)
+	if err != nil {
+		return err
+	}
+	return h.Desktop.Open(ctx, link)
 }
 
 // assign changes only the machine's profile: the PUT replaces the whole
@@ -138,6 +160,8 @@ func failed(a Action) string {
 		return "Could not make pixie's menu start at login"
 	case LoginItemOff:
 		return "Could not stop pixie's menu starting at login"
+	case OpenDashboard:
+		return "Could not open the dashboard"
 	}
 	return "Could not " + a.String()
 }

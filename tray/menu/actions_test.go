@@ -91,6 +91,36 @@ func TestDoLoginItem(t *testing.T) {
 	}
 }
 
+// With the dashboard, Open dashboard and Show timeline open its link in
+// the browser; a dashboard that cannot start says why.
+func TestDoDashboard(t *testing.T) {
+	var asked []string
+	fail := error(nil)
+	r := &recorder{}
+	h := Handler{API: r, Desktop: r, Dashboard: func(_ context.Context, m string) (string, error) {
+		asked = append(asked, m)
+		return "http://127.0.0.1:41234/login?token=T" + m, fail
+	}}
+	for _, a := range []Action{{Kind: OpenDashboard}, {Kind: ShowTimeline, MAC: mac}} {
+		if err := h.Do(context.Background(), a); err != nil {
+			t.Errorf("%v: %v", a.Kind, err)
+		}
+	}
+	if diff := cmp.Diff([]string{"Open http://127.0.0.1:41234/login?token=T", "Open http://127.0.0.1:41234/login?token=T" + mac}, r.calls); diff != "" {
+		t.Errorf("calls (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"", mac}, asked); diff != "" {
+		t.Errorf("dashboard links asked for (-want +got):\n%s", diff)
+	}
+	fail = errors.New("listen tcp 127.0.0.1:0: too many open files")
+	if err := h.Do(context.Background(), Action{Kind: OpenDashboard}); err == nil || err.Error() != "Could not open the dashboard: "+fail.Error() {
+		t.Errorf("failure: %v", err)
+	}
+	if err := (Handler{API: r, Desktop: r}).Do(context.Background(), Action{Kind: OpenDashboard}); err == nil || !strings.Contains(err.Error(), "not available") {
+		t.Errorf("without a dashboard: %v", err)
+	}
+}
+
 func TestDo(t *testing.T) {
 	known := map[string]api.Machine{mac: {MAC: mac, Profile: "first-time", Hostname: "node1", Vars: map[string]string{"k": "v"}}}
 	boom := errors.New("boom")

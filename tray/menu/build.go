@@ -26,6 +26,7 @@ const (
 	TitleInstallService = "Install service…"
 	TitleQuit           = "Quit"
 	TitleLoginItem      = "Start at login"
+	TitleDashboard      = "Open dashboard"
 
 	StatusNotRunning = "Service not running"
 	StatusPaused     = "Paused"
@@ -93,6 +94,7 @@ func Build(st State) Menu {
 		dataDir = st.Status.DataDir
 	}
 	items = append(items, notice,
+		Item{Title: TitleDashboard, Tooltip: "Live boots, status and the pause switch in your browser (pixie ui)", Enabled: up, Action: Action{Kind: OpenDashboard}, Hidden: !st.Dashboard},
 		Item{Title: TitleOpenData, Tooltip: dataDir, Enabled: dataDir != "", Action: Action{Kind: OpenDataFolder, Path: dataDir}},
 		Item{Title: TitleShowLogs, Tooltip: "The pixie service's log", Enabled: true, Action: Action{Kind: ShowLogs}},
 		loginItem(st.LoginItem),

@@ -101,7 +101,7 @@ Quit -> quit
 		wantTip: "pixie: Service not running",
 	}, {
 		name: "serving, two machines, service installed",
-		st: State{Status: serving(), Profiles: profiles(), ServiceInstalled: true, Now: now, DataDir: "/elsewhere",
+		st: State{Status: serving(), Profiles: profiles(), ServiceInstalled: true, Now: now, DataDir: "/elsewhere", Dashboard: true,
 			Boots: []api.BootSummary{
 				boot("90:2b:34:14:f6:6a", "ignition", 2*time.Minute, false, "first-time", ""),
 				boot("52:54:00:12:34:56", "kernel", 3*time.Hour, true, "worker", "node1"),
@@ -127,6 +127,7 @@ Recently booted (off)
     ---
     Forget machine -> forget-machine 52:54:00:12:34:56
 ---
+Open dashboard -> open-dashboard
 Open data folder -> open-data-folder /var/lib/pixie
 Show logs -> show-logs
 ---

@@ -41,6 +41,9 @@ type State struct {
 	// LoginItem is the "Start at login" toggle: hidden unless Known (no
 	// login item on this OS, or run as root).
 	LoginItem LoginItemState
+	// Dashboard shows "Open dashboard": the menu can start the web
+	// dashboard (see Handler.Dashboard).
+	Dashboard bool
 	// DataDir is where the data folder is when the daemon cannot say
 	// (Status.DataDir wins when known).
 	DataDir string
@@ -98,6 +101,7 @@ const (
 	Quit                // end the tray app (the daemon keeps running)
 	LoginItemOn         // start this menu at the user's login from now on
 	LoginItemOff        // stop starting it at login
+	OpenDashboard       // open the web dashboard (pixie ui) in the browser
 )
 
 func (k Kind) String() string {
@@ -128,6 +132,8 @@ func (k Kind) String() string {
 		return "login-item-on"
 	case LoginItemOff:
 		return "login-item-off"
+	case OpenDashboard:
+		return "open-dashboard"
 	}
 	return "kind(" + strconv.Itoa(int(k)) + ")"
 }
