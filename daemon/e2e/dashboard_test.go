@@ -2,11 +2,15 @@ package e2e
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -172,17 +176,131 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Error("resumed in the page, still paused for the CLI")
 	}
 
-	// The machine's timeline.
+	// The machine's timeline, and a profile assigned from it: the next
+	// boot gets that profile.
+	apic := env.API()
+	first, err := apic.Profile(ctx, "first-time")
+	if err != nil {
+		t.Fatal(err)
+	}
+	worker := first
+	worker.Name, worker.Description = "worker", "the profile the page assigns"
+	if _, err := apic.CreateProfile(ctx, worker); err != nil {
+		t.Fatal(err)
+	}
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`tr.boot[data-mac="`+mac+`"]`))); err != nil {
 		t.Fatal(err)
 	}
 	waitText("timeline rows", `String(document.querySelectorAll("#tl-rows tr").length >= 8 && !document.getElementById("timeline").hidden)`, "true", 5*time.Second)
-	rows, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll("#tl-rows tr").length`))
 	stages, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelectorAll("#tl-rows tr td:nth-child(2)")].map(td => td.textContent).join(",")`))
-	if rows < 8 || !strings.Contains(stages, "kernel") || !strings.Contains(stages, "ignition") {
-		t.Errorf("timeline shows %d rows: %s", rows, stages)
+	if !strings.Contains(stages, "kernel") || !strings.Contains(stages, "ignition") {
+		t.Errorf("timeline shows %s", stages)
 	}
+	waitText("profile choices", `[...document.querySelectorAll("#tl-profile option")].map(o => o.value).join(",")`, "worker", 5*time.Second)
+	if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("tl-profile"), "worker"), chromedp.SetValue(chromedp.ID("tl-hostname"), "node7"),
+		chromedp.Click(chromedp.CSS("#tl-assign button"))); err != nil {
+		t.Fatal(err)
+	}
+	waitText("assign message", `document.getElementById("tl-msg").textContent`, "gets profile worker", 5*time.Second)
 	screenshot(t, ctx, shots, "5-timeline.png")
+	if m, err := apic.Machine(ctx, mac); err != nil || m.Profile != "worker" || m.Hostname != "node7" {
+		t.Fatalf("after saving in the page, the daemon has %+v, %v", m, err)
+	}
+	cfg.Pace = 0
+	if rep, err := storm.Run(ctx, cfg); err != nil || rep.Completed != 1 {
+		t.Fatalf("second boot: %v %v", err, rep)
+	}
+	es, err := apic.Timeline(ctx, mac, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lastScript := ""
+	for _, e := range es {
+		if e.Stage == "script" {
+			lastScript = e.Detail
+		}
+	}
+	if !strings.Contains(lastScript, "profile worker") {
+		t.Errorf("the boot after the page's change got %q, want profile worker", lastScript)
+	}
+	waitText("the row's profile", `document.querySelector('tr.boot[data-mac="`+mac+`"] td:nth-child(3)').textContent`, "worker", 5*time.Second)
+
+	// A Butane config with a mistake: the page shows where, and the
+	// profile keeps its config.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[int](`location.hash = "#profiles", 0`)); err != nil {
+		t.Fatal(err)
+	}
+	waitText("profile list", `[...document.querySelectorAll("#profiles tr")].map(r => r.dataset.profile).join(",")`, "worker", 5*time.Second)
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`tr[data-profile="worker"]`))); err != nil {
+		t.Fatal(err)
+	}
+	waitText("editor", `String(!document.getElementById("pf-edit").hidden && document.getElementById("pfe-config").value.length > 0)`, "true", 5*time.Second)
+	const bad = "variant: fcos\nversion: 1.5.0\npasswd:\n  users:\n    - name: core\n      ssh_authorized_keys: [\"ssh-ed25519 AAAA test\"]\n      bogus_field: 1\n"
+	if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("pfe-config"), bad), chromedp.Click(chromedp.CSS("#pf-edit button"))); err != nil {
+		t.Fatal(err)
+	}
+	waitText("the config error", `document.getElementById("pfe-error").hidden ? "" : document.getElementById("pfe-error").textContent`, "Line 7, column 7", 5*time.Second)
+	if p, err := apic.Profile(ctx, "worker"); err != nil || p.Ignition != first.Ignition {
+		t.Errorf("a refused config changed the profile: %v", err)
+	}
+	screenshot(t, ctx, shots, "6-profile-error.png")
+
+	// A pull from a fixture server in the daemon's namespace: progress,
+	// then the image in the list.
+	kernel := make([]byte, 24<<20)
+	for i := range kernel {
+		kernel[i] = byte(i * 7)
+	}
+	sum := sha256.Sum256(kernel)
+	var fixture net.Listener
+	if err := env.LAN.InNamespace(env.LAN.ServerNS, func() error {
+		var err error
+		fixture, err = net.Listen("tcp", "127.0.0.1:0")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	slow := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(len(kernel)))
+		for off := 0; off < len(kernel); off += 1 << 20 {
+			if _, err := w.Write(kernel[off:min(off+1<<20, len(kernel))]); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+			time.Sleep(120 * time.Millisecond)
+		}
+	})}
+	go slow.Serve(fixture)
+	defer slow.Close()
+	kernelURL := fmt.Sprintf("http://%s/vmlinuz#sha256=%x", fixture.Addr(), sum)
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[int](`location.hash = "#images", 0`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("pull-os"), "generic"), chromedp.SetValue(chromedp.ID("pull-name"), "tiny"),
+		chromedp.SetValue(chromedp.ID("pull-url"), kernelURL), chromedp.Click(chromedp.CSS("#pull button"))); err != nil {
+		t.Fatal(err)
+	}
+	var pcts []string
+	shotPull := false
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		got, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => { const p = document.querySelector(".pull"); return p ? p.dataset.state + " " + p.dataset.pct : ""; })()`))
+		if got != "" && (len(pcts) == 0 || pcts[len(pcts)-1] != got) {
+			pcts = append(pcts, got)
+		}
+		if !shotPull && strings.HasPrefix(got, "running") && !strings.HasSuffix(got, " 0") {
+			screenshot(t, ctx, shots, "7-pulling.png")
+			shotPull = true
+		}
+		if strings.HasPrefix(got, "done") || strings.HasPrefix(got, "failed") {
+			break
+		}
+	}
+	t.Logf("pull progress in the page: %v", pcts)
+	if len(pcts) < 3 || !strings.HasPrefix(pcts[len(pcts)-1], "done 100") {
+		t.Errorf("the pull did not show progress and end done: %v", pcts)
+	}
+	waitText("image list", `[...document.querySelectorAll("#images tr")].map(r => r.dataset.image).join(",")`, "generic/tiny", 5*time.Second)
+	screenshot(t, ctx, shots, "8-images.png")
 	t.Logf("screenshots in %s", shots)
 }
 

@@ -33,7 +33,9 @@ async function call(method, path, body) {
   try { data = text ? JSON.parse(text) : null; } catch (_) { /* not JSON */ }
   if (!resp.ok) {
     const msg = data && data.message ? data.message : `pixie answered ${resp.status}`;
-    throw new Error(msg);
+    const err = new Error(msg);
+    err.code = data && data.code;
+    throw err;
   }
   return data;
 }
@@ -254,6 +256,7 @@ function onEvent(e) {
 function connectEvents() {
   const src = new EventSource("/api/v1/events" + (lastEventID >= 0 ? `?after=${lastEventID}` : ""));
   src.addEventListener("boot", (msg) => onEvent(JSON.parse(msg.data)));
+  src.addEventListener("pull", (msg) => onPull(JSON.parse(msg.data)));
   src.onopen = () => notice("");
   src.onerror = () => {
     notice("Lost the live connection to pixie; retrying…");
@@ -274,8 +277,48 @@ async function showTimeline(mac) {
     notice(e.message);
   }
   renderTimeline(mac);
+  await fillAssign(mac);
   $("timeline").hidden = false;
-  $("timeline").scrollIntoView({ behavior: "smooth" });
+  $("timeline").scrollIntoView();
+}
+
+// fillAssign shows the machine's profile and hostname in the timeline's
+// form, for a machine pixie has no record of too.
+async function fillAssign(mac) {
+  $("tl-msg").textContent = "";
+  try {
+    if (!profileList.length) profileList = await call("GET", "/v1/profiles");
+  } catch (e) {
+    notice(e.message);
+  }
+  const b = machines.get(mac);
+  const sel = profileSelect(b ? b.summary.profile : "");
+  sel.id = "tl-profile";
+  $("tl-profile").replaceWith(sel);
+  $("tl-hostname").value = b && b.summary.hostname ? b.summary.hostname : "";
+}
+
+async function assignFromTimeline(ev) {
+  ev.preventDefault();
+  const mac = openTimeline, msg = $("tl-msg");
+  try {
+    let m;
+    try {
+      m = await call("GET", `/v1/machines/${encodeURIComponent(mac)}`);
+    } catch (e) {
+      if (e.code !== "not_found") throw e;
+      m = { mac }; // no record yet: this makes one
+    }
+    m.profile = $("tl-profile").value;
+    m.hostname = $("tl-hostname").value.trim();
+    await call("PUT", `/v1/machines/${encodeURIComponent(mac)}`, m);
+    msg.className = "ok";
+    msg.textContent = `saved: the next boot of ${mac} gets profile ${m.profile}`;
+    loadBoots();
+  } catch (e) {
+    msg.className = "warn";
+    msg.textContent = e.message;
+  }
 }
 
 function renderTimeline(mac) {
@@ -286,7 +329,286 @@ function renderTimeline(mac) {
     el("td", {}, e.ip || "–"), el("td", {}, e.arch || "–"), el("td", {}, e.detail || ""))));
 }
 
+// --- tabs ---------------------------------------------------------------
+
+const TABS = ["boots", "machines", "profiles", "images"];
+let profileList = [];
+
+function showTab(name) {
+  if (!TABS.includes(name)) name = "boots";
+  for (const t of TABS) $("tab-" + t).hidden = t !== name;
+  for (const a of document.querySelectorAll("#tabs a")) a.classList.toggle("on", a.dataset.tab === name);
+  if (name === "machines") loadMachines();
+  if (name === "profiles") loadProfiles();
+  if (name === "images") loadImages();
+}
+
+function tabFromHash() {
+  const h = location.hash.replace(/^#/, "");
+  return h.startsWith("timeline=") ? "boots" : h;
+}
+
+// --- machines -----------------------------------------------------------
+
+function varsText(v) {
+  return Object.entries(v || {}).map(([k, x]) => `${k}=${x}`).join(" ");
+}
+
+function parseVars(text) {
+  const out = {};
+  for (const kv of text.split(/\s+/).filter(Boolean)) {
+    const i = kv.indexOf("=");
+    if (i < 1) throw new Error(`variable "${kv}": write NAME=value`);
+    out[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  return out;
+}
+
+async function loadMachines() {
+  let list;
+  try {
+    [list, profileList] = await Promise.all([call("GET", "/v1/machines"), call("GET", "/v1/profiles")]);
+  } catch (e) {
+    notice(e.message);
+    return;
+  }
+  const body = $("machines");
+  if (!list.length) {
+    body.replaceChildren(el("tr", { class: "empty" }, el("td", { colspan: "6" }, "No machine records yet: machines get one when you assign them a profile.")));
+    return;
+  }
+  body.replaceChildren(...list.map(machineRow));
+}
+
+function profileSelect(current) {
+  const sel = el("select", {});
+  for (const p of profileList) {
+    const o = el("option", { value: p.name }, p.name);
+    if (p.name === current) o.selected = true;
+    sel.append(o);
+  }
+  return sel;
+}
+
+function machineRow(m) {
+  const host = el("input", { value: m.hostname || "", size: "12", "aria-label": "hostname" });
+  const prof = profileSelect(m.profile);
+  const vars = el("input", { value: varsText(m.vars), size: "20", placeholder: "NAME=value …", "aria-label": "variables" });
+  const save = el("button", { type: "button" }, "Save");
+  const forget = el("button", { type: "button", class: "ghost" }, "Forget");
+  const msg = el("span", { class: "muted" });
+  save.addEventListener("click", async () => {
+    try {
+      const next = Object.assign({}, m, { hostname: host.value.trim(), profile: prof.value, vars: parseVars(vars.value) });
+      await call("PUT", `/v1/machines/${encodeURIComponent(m.mac)}`, next);
+      msg.className = "ok";
+      msg.textContent = "saved: the next boot uses it";
+    } catch (e) {
+      msg.className = "warn";
+      msg.textContent = e.message;
+    }
+  });
+  forget.addEventListener("click", async () => {
+    if (!confirm(`Forget ${m.mac}? It will boot the default profile next time.`)) return;
+    try {
+      await call("DELETE", `/v1/machines/${encodeURIComponent(m.mac)}`);
+      loadMachines();
+    } catch (e) {
+      msg.className = "warn";
+      msg.textContent = e.message;
+    }
+  });
+  const loader = m.loader && m.loader !== "auto" ? m.loader : "auto" + (m.loader_step ? ` → ${m.loader_step}` : "");
+  return el("tr", { "data-mac": m.mac }, el("td", { class: "mac" }, m.mac), el("td", {}, host), el("td", {}, prof),
+    el("td", {}, vars), el("td", { class: "muted" }, loader), el("td", {}, save, " ", forget, " ", msg));
+}
+
+// --- profiles -----------------------------------------------------------
+
+async function loadProfiles() {
+  try {
+    profileList = await call("GET", "/v1/profiles");
+  } catch (e) {
+    notice(e.message);
+    return;
+  }
+  $("profiles").replaceChildren(...profileList.map((p) => {
+    const tr = el("tr", { class: "clickable", "data-profile": p.name }, el("td", {}, el("b", {}, p.name)), el("td", {}, p.os || "generic"),
+      el("td", { class: "muted" }, p.kernel || "–"), el("td", { class: "muted" }, p.description || ""));
+    tr.addEventListener("click", () => editProfile(p.name));
+    return tr;
+  }));
+}
+
+async function editProfile(name) {
+  let p;
+  try {
+    p = await call("GET", `/v1/profiles/${encodeURIComponent(name)}`);
+  } catch (e) {
+    notice(e.message);
+    return;
+  }
+  $("pf-edit").hidden = false;
+  $("pf-edit").dataset.name = name;
+  $("pfe-name").textContent = name;
+  $("pfe-config").value = p.ignition || "";
+  $("pfe-error").hidden = true;
+  $("pfe-msg").textContent = "";
+}
+
+// errorLine finds "line N col M" (pixie's and Butane's wording) in a
+// validation message.
+function errorLine(msg) {
+  const m = msg.match(/line (\d+),? col(?:umn)? (\d+)/i);
+  return m ? { line: +m[1], col: +m[2] } : null;
+}
+
+async function saveProfile(ev) {
+  ev.preventDefault();
+  const name = $("pf-edit").dataset.name;
+  const ta = $("pfe-config"), err = $("pfe-error"), msg = $("pfe-msg");
+  err.hidden = true;
+  msg.textContent = "";
+  try {
+    const p = await call("GET", `/v1/profiles/${encodeURIComponent(name)}`);
+    p.ignition = ta.value;
+    await call("PUT", `/v1/profiles/${encodeURIComponent(name)}`, p);
+    msg.className = "ok";
+    msg.textContent = "saved";
+  } catch (e) {
+    const at = errorLine(e.message);
+    err.textContent = at ? `Line ${at.line}, column ${at.col}: ${e.message}` : e.message;
+    err.dataset.line = at ? at.line : "";
+    err.dataset.col = at ? at.col : "";
+    err.hidden = false;
+    if (at) { // put the cursor where the config is wrong
+      const lines = ta.value.split("\n");
+      let pos = 0;
+      for (let i = 0; i < at.line - 1 && i < lines.length; i++) pos += lines[i].length + 1;
+      pos += Math.max(0, at.col - 1);
+      ta.focus();
+      ta.setSelectionRange(pos, pos + 1);
+    }
+  }
+}
+
+async function createProfile(ev) {
+  ev.preventDefault();
+  const msg = $("pfc-msg");
+  const os = $("pfc-os").value, stream = $("pfc-stream").value.trim();
+  const req = { profile: { name: $("pfc-name").value.trim(), os }, save: "create", given: ["os"] };
+  if (stream) {
+    if (os === "flatcar") { req.channel = stream; req.given.push("channel"); } else { req.stream = stream; req.given.push("stream"); }
+  }
+  const key = $("pfc-key").value.trim();
+  if (key) { req.ssh_keys = [key]; req.given.push("ssh-key"); }
+  try {
+    await call("POST", "/v1/profiles/from-os", req);
+    msg.className = "ok";
+    msg.textContent = "created";
+    $("pf-create").hidden = true;
+    loadProfiles();
+  } catch (e) {
+    msg.className = "warn";
+    msg.textContent = e.message;
+  }
+}
+
+// --- images and pulls ---------------------------------------------------
+
+const pulls = new Map(); // id -> latest snapshot
+
+async function loadImages() {
+  let list;
+  try {
+    list = await call("GET", "/v1/images");
+    for (const p of await call("GET", "/v1/pulls")) pulls.set(p.id, p);
+  } catch (e) {
+    notice(e.message);
+    return;
+  }
+  renderPulls();
+  const body = $("images");
+  if (!list.length) {
+    body.replaceChildren(el("tr", { class: "empty" }, el("td", { colspan: "9" }, "No image pulled yet: pull one above.")));
+    return;
+  }
+  body.replaceChildren(...list.map((im) => {
+    const size = (im.files || []).reduce((n, f) => n + f.size, 0);
+    const rm = el("button", { type: "button", class: "ghost" }, "Remove");
+    rm.addEventListener("click", async () => {
+      if (!confirm(`Remove ${im.id}? Profiles that boot it stop working until you pull it again.`)) return;
+      try {
+        await call("DELETE", `/v1/images/${im.id.split("/").map(encodeURIComponent).join("/")}`);
+        loadImages();
+      } catch (e) {
+        notice(e.message);
+      }
+    });
+    return el("tr", { "data-image": im.id }, el("td", { class: "mac" }, im.id), el("td", {}, im.os), el("td", {}, im.stream || "–"),
+      el("td", {}, im.arch || "–"), el("td", {}, im.version), el("td", {}, `${(size / 1048576).toFixed(1)} MiB`),
+      el("td", {}, im.loaders || "–"), el("td", { class: "muted" }, ago(im.pulled_at)), el("td", {}, rm));
+  }));
+}
+
+function renderPulls() {
+  const recent = [...pulls.values()].filter((p) => p.state === "running" || Date.now() - new Date(p.ended_at || 0) < 120000);
+  $("pulls").replaceChildren(...recent.map((p) => {
+    const total = (p.files || []).reduce((n, f) => n + Math.max(0, f.total), 0);
+    const done = (p.files || []).reduce((n, f) => n + f.done, 0);
+    const pct = total > 0 ? Math.min(100, (100 * done) / total) : (p.state === "done" ? 100 : 0);
+    const head = `${p.key}: ${p.state}` + (total ? ` · ${(done / 1048576).toFixed(1)} of ${(total / 1048576).toFixed(1)} MiB` : "");
+    const inner = el("div", { class: "bar-inner" });
+    inner.style.width = `${pct.toFixed(1)}%`; // CSSOM: the CSP forbids style attributes
+    const bar = el("div", { class: "bar-outer" }, inner);
+    const box = el("div", { class: "pull", "data-pull": p.id, "data-state": p.state, "data-pct": pct.toFixed(0) }, el("div", {}, head), bar);
+    if (p.error) box.append(el("div", { class: "warn" }, p.error));
+    return box;
+  }));
+}
+
+function onPull(p) {
+  pulls.set(p.id, p);
+  if (!$("tab-images").hidden) {
+    renderPulls();
+    if (p.state !== "running") loadImages();
+  }
+}
+
+async function startPull(ev) {
+  ev.preventDefault();
+  const os = $("pull-os").value;
+  let req;
+  if (os === "generic") {
+    const [url, frag] = $("pull-url").value.trim().split("#");
+    req = { os, name: $("pull-name").value.trim(), files: [{ url, sha256: (frag || "").replace(/^sha256=/, "") }] };
+  } else {
+    req = { os, stream: $("pull-stream").value.trim(), arch: $("pull-arch").value };
+    const mirror = $("pull-mirror").value.trim();
+    if (mirror) req.mirror = mirror;
+  }
+  try {
+    const p = await call("POST", "/v1/pulls", req);
+    pulls.set(p.id, p);
+    renderPulls();
+  } catch (e) {
+    notice(e.message);
+  }
+}
+
 $("toggle").addEventListener("click", toggle);
+$("pf-edit").addEventListener("submit", saveProfile);
+$("pf-create").addEventListener("submit", createProfile);
+$("pf-new").addEventListener("click", () => { $("pf-create").hidden = !$("pf-create").hidden; });
+$("pull").addEventListener("submit", startPull);
+$("pull-os").addEventListener("change", () => {
+  const generic = $("pull-os").value === "generic";
+  $("pull-generic").hidden = !generic;
+  $("pull-distro").hidden = generic;
+});
+$("tl-assign").addEventListener("submit", assignFromTimeline);
+window.addEventListener("hashchange", () => showTab(tabFromHash()));
+showTab(tabFromHash());
 $("tl-close").addEventListener("click", () => { $("timeline").hidden = true; openTimeline = ""; });
 setInterval(loadStatus, 5000);
 setInterval(() => renderBoots(), 15000); // "2 min ago" moves on
