@@ -452,6 +452,10 @@ async function editProfile(name) {
   $("pf-edit").dataset.name = name;
   $("pfe-name").textContent = name;
   $("pfe-config").value = p.ignition || "";
+  const details = [["OS", p.os || "generic"], ["Kernel", p.kernel], ["Initrds", (p.initrds || []).join(", ")],
+    ["Arguments", p.args], ["Phone home", p.phone_home || "default"], ["Ignition spec", p.ignition_spec || "from the OS"],
+    ["Variables", varsText(p.vars)], ["Description", p.description]];
+  $("pfe-details").replaceChildren(...details.filter(([, v]) => v).flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
   $("pfe-error").hidden = true;
   $("pfe-msg").textContent = "";
 }
