@@ -69,10 +69,13 @@ func TestDBusMenu(t *testing.T) {
 		return err == nil && has
 	})
 	item := conn.Object(name, "/StatusNotifierItem")
-	v, err := item.GetProperty("org.kde.StatusNotifierItem.Menu")
-	if err != nil {
-		t.Fatalf("read the item's Menu property: %v", err)
-	}
+	// The library takes its bus name a moment before it exports the
+	// item's properties: a busy machine can ask in between.
+	var v dbus.Variant
+	waitUntil(t, 10*time.Second, "the item's Menu property", func() bool {
+		v, err = item.GetProperty("org.kde.StatusNotifierItem.Menu")
+		return err == nil
+	})
 	menuPath, ok := v.Value().(dbus.ObjectPath)
 	if !ok {
 		t.Fatalf("Menu property is %T %v, not an object path", v.Value(), v.Value())

@@ -24,42 +24,32 @@ const (
 	SSEEventPull = "pull" // data is a Pull: an image pull's progress or end
 )
 
-// EventStream is a live feed of boot events from Client.Events.
-type EventStream struct {
-	events chan Event
+// feed is one connection to the daemon's event stream, delivering the
+// events of one kind on a channel.
+type feed[T any] struct {
+	items  chan T
 	cancel context.CancelFunc
 	done   chan struct{}
 	err    error
 }
 
-// Events returns the channel the stream's events arrive on. It is closed
-// when the stream ends; Err then says why.
-func (s *EventStream) Events() <-chan Event { return s.events }
-
 // Err waits for the stream to end and returns why: ErrStreamClosed when the
 // daemon ended it, the context's error when the caller did, or a read error.
 // It returns nil after Close.
-func (s *EventStream) Err() error {
-	<-s.done
-	return s.err
+func (f *feed[T]) Err() error {
+	<-f.done
+	return f.err
 }
 
 // Close ends the stream and waits for its reader to stop.
-func (s *EventStream) Close() {
-	s.cancel()
-	<-s.done
+func (f *feed[T]) Close() {
+	f.cancel()
+	<-f.done
 }
 
-// Events connects to the daemon's event stream. With after >= 0 the daemon
-// first sends every stored event with a greater ID (catch-up), then new ones
-// as they happen; with after < 0 only new ones. Connection errors (daemon not
-// running, forbidden) are returned here; a stream that breaks later ends with
-// Err set, and reconnecting is the caller's job: pass the last ID seen.
-func (c *Client) Events(ctx context.Context, after int64) (*EventStream, error) {
-	var q url.Values
-	if after >= 0 {
-		q = url.Values{"after": {strconv.FormatInt(after, 10)}}
-	}
+// subscribe connects to /v1/events and runs read on the stream until it
+// ends, read delivering onto the feed's channel.
+func subscribe[T any](ctx context.Context, c *Client, q url.Values, read func(context.Context, *bufio.Reader, chan<- T) error) (*feed[T], error) {
 	sctx, cancel := context.WithCancel(ctx)
 	resp, err := c.send(sctx, http.MethodGet, "/v1/events", q, nil)
 	if err != nil {
@@ -71,20 +61,44 @@ func (c *Client) Events(ctx context.Context, after int64) (*EventStream, error) 
 		cancel()
 		return nil, fmt.Errorf("pixie daemon answered /v1/events with %q, not an event stream", mt)
 	}
-	s := &EventStream{events: make(chan Event, 16), cancel: cancel, done: make(chan struct{})}
+	f := &feed[T]{items: make(chan T, 16), cancel: cancel, done: make(chan struct{})}
 	go func() {
-		defer close(s.done)
-		defer close(s.events)
+		defer close(f.done)
+		defer close(f.items)
 		defer resp.Body.Close()
-		err := readSSE(sctx, bufio.NewReader(resp.Body), s.events)
+		err := read(sctx, bufio.NewReader(resp.Body), f.items)
 		if ctx.Err() != nil {
 			err = ctx.Err()
 		} else if sctx.Err() != nil {
 			err = nil // Close
 		}
-		s.err = err
+		f.err = err
 	}()
-	return s, nil
+	return f, nil
+}
+
+// EventStream is a live feed of boot events from Client.Events.
+type EventStream struct{ *feed[Event] }
+
+// Events returns the channel the stream's events arrive on. It is closed
+// when the stream ends; Err then says why.
+func (s *EventStream) Events() <-chan Event { return s.items }
+
+// Events connects to the daemon's event stream. With after >= 0 the daemon
+// first sends every stored event with a greater ID (catch-up), then new ones
+// as they happen; with after < 0 only new ones. Connection errors (daemon not
+// running, forbidden) are returned here; a stream that breaks later ends with
+// Err set, and reconnecting is the caller's job: pass the last ID seen.
+func (c *Client) Events(ctx context.Context, after int64) (*EventStream, error) {
+	var q url.Values
+	if after >= 0 {
+		q = url.Values{"after": {strconv.FormatInt(after, 10)}}
+	}
+	f, err := subscribe(ctx, c, q, readSSE)
+	if err != nil {
+		return nil, err
+	}
+	return &EventStream{f}, nil
 }
 
 // streamError says in words why an event stream ended, while errors.Is
