@@ -225,6 +225,22 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	waitText("the row's profile", `document.querySelector('tr.boot[data-mac="`+mac+`"] td:nth-child(3)').textContent`, "worker", 5*time.Second)
 
+	// The Machines tab: a reserved address and a variable, saved.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[int](`location.hash = "#machines", 0`)); err != nil {
+		t.Fatal(err)
+	}
+	row := `#machines tr[data-mac="` + mac + `"]`
+	waitText("machine row", `(() => { const r = document.querySelector('`+row+`'); return r ? r.querySelector('input[aria-label="hostname"]').value : ""; })()`, "node7", 5*time.Second)
+	if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.CSS(row+` input[aria-label="reserved address"]`), "10.77.0.50/24"),
+		chromedp.SetValue(chromedp.CSS(row+` input[aria-label="variables"]`), "role=worker"), chromedp.Click(chromedp.CSS(row+" button"))); err != nil {
+		t.Fatal(err)
+	}
+	waitText("machine saved", `document.querySelector('`+row+` td:last-child span').textContent`, "saved", 5*time.Second)
+	if m, err := apic.Machine(ctx, mac); err != nil || m.IP != "10.77.0.50/24" || m.Vars["role"] != "worker" || m.Profile != "worker" {
+		t.Errorf("after the Machines tab: %+v, %v", m, err)
+	}
+	screenshot(t, ctx, shots, "6-machines.png")
+
 	// A Butane config with a mistake: the page shows where, and the
 	// profile keeps its config.
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[int](`location.hash = "#profiles", 0`)); err != nil {
@@ -243,7 +259,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	if p, err := apic.Profile(ctx, "worker"); err != nil || p.Ignition != first.Ignition {
 		t.Errorf("a refused config changed the profile: %v", err)
 	}
-	screenshot(t, ctx, shots, "6-profile-error.png")
+	screenshot(t, ctx, shots, "7-profile-error.png")
 
 	// A pull from a fixture server in the daemon's namespace: progress,
 	// then the image in the list.
@@ -288,7 +304,7 @@ func TestDashboardInBrowser(t *testing.T) {
 			pcts = append(pcts, got)
 		}
 		if !shotPull && strings.HasPrefix(got, "running") && !strings.HasSuffix(got, " 0") {
-			screenshot(t, ctx, shots, "7-pulling.png")
+			screenshot(t, ctx, shots, "8-pulling.png")
 			shotPull = true
 		}
 		if strings.HasPrefix(got, "done") || strings.HasPrefix(got, "failed") {
@@ -300,7 +316,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Errorf("the pull did not show progress and end done: %v", pcts)
 	}
 	waitText("image list", `[...document.querySelectorAll("#images tr")].map(r => r.dataset.image).join(",")`, "generic/tiny", 5*time.Second)
-	screenshot(t, ctx, shots, "8-images.png")
+	screenshot(t, ctx, shots, "9-images.png")
 	t.Logf("screenshots in %s", shots)
 }
 

@@ -374,7 +374,7 @@ async function loadMachines() {
   }
   const body = $("machines");
   if (!list.length) {
-    body.replaceChildren(el("tr", { class: "empty" }, el("td", { colspan: "6" }, "No machine records yet: machines get one when you assign them a profile.")));
+    body.replaceChildren(el("tr", { class: "empty" }, el("td", { colspan: "7" }, "No machine records yet: machines get one when you assign them a profile.")));
     return;
   }
   body.replaceChildren(...list.map(machineRow));
@@ -394,12 +394,13 @@ function machineRow(m) {
   const host = el("input", { value: m.hostname || "", size: "12", "aria-label": "hostname" });
   const prof = profileSelect(m.profile);
   const vars = el("input", { value: varsText(m.vars), size: "20", placeholder: "NAME=value …", "aria-label": "variables" });
+  const ip = el("input", { value: m.ip || "", size: "15", placeholder: "none", "aria-label": "reserved address" });
   const save = el("button", { type: "button" }, "Save");
   const forget = el("button", { type: "button", class: "ghost" }, "Forget");
   const msg = el("span", { class: "muted" });
   save.addEventListener("click", async () => {
     try {
-      const next = Object.assign({}, m, { hostname: host.value.trim(), profile: prof.value, vars: parseVars(vars.value) });
+      const next = Object.assign({}, m, { hostname: host.value.trim(), profile: prof.value, vars: parseVars(vars.value), ip: ip.value.trim() });
       await call("PUT", `/v1/machines/${encodeURIComponent(m.mac)}`, next);
       msg.className = "ok";
       msg.textContent = "saved: the next boot uses it";
@@ -420,7 +421,7 @@ function machineRow(m) {
   });
   const loader = m.loader && m.loader !== "auto" ? m.loader : "auto" + (m.loader_step ? ` → ${m.loader_step}` : "");
   return el("tr", { "data-mac": m.mac }, el("td", { class: "mac" }, m.mac), el("td", {}, host), el("td", {}, prof),
-    el("td", {}, vars), el("td", { class: "muted" }, loader), el("td", {}, save, " ", forget, " ", msg));
+    el("td", {}, vars), el("td", {}, ip), el("td", { class: "muted" }, loader), el("td", {}, save, " ", forget, " ", msg));
 }
 
 // --- profiles -----------------------------------------------------------
