@@ -98,22 +98,9 @@ func buildFull(req *dhcpv4.DHCPv4, cfg FullConfig, d *FullDecision, ciaddr netip
 		resp.UpdateOption(dhcpv4.OptRebindingTimeValue(lt * 7 / 8))
 	}
 	if boot {
-		resp.UpdateOption(dhcpv4.OptClassIdentifier(d.Class))
-		if d.Class == ClassPXE {
-			resp.UpdateOption(dhcpv4.OptGeneric(dhcpv4.OptionVendorSpecificInformation, []byte(pxeVendorOptions)))
-		}
-		if guid := req.Options.Get(dhcpv4.OptionClientMachineIdentifier); guid != nil {
-			resp.UpdateOption(dhcpv4.OptGeneric(dhcpv4.OptionClientMachineIdentifier, guid))
-		}
-		if req.IsOptionRequested(dhcpv4.OptionBootfileName) {
-			resp.UpdateOption(dhcpv4.OptBootFileName(d.BootFile))
-		}
+		addBootOptions(resp, req, d.Decision)
 	}
-	for _, code := range []dhcpv4.OptionCode{dhcpv4.OptionRelayAgentInformation, dhcpv4.OptionClientIdentifier} {
-		if v := req.Options.Get(code); v != nil {
-			resp.UpdateOption(dhcpv4.OptGeneric(code, v))
-		}
-	}
+	echoOptions(resp, req)
 	return resp
 }
 

@@ -406,6 +406,15 @@ func buildReply(req *dhcpv4.DHCPv4, d Decision, cfg ReplyConfig) *dhcpv4.DHCPv4 
 	}
 	resp.UpdateOption(dhcpv4.OptMessageType(d.Reply))
 	resp.UpdateOption(dhcpv4.OptServerIdentifier(server))
+	addBootOptions(resp, req, d)
+	echoOptions(resp, req)
+	return resp
+}
+
+// addBootOptions puts the PXE half of an answer into resp: the class, the
+// PXE vendor options, the client's GUID and the boot file option. Proxy
+// replies and full-DHCP replies to boot clients share it.
+func addBootOptions(resp, req *dhcpv4.DHCPv4, d Decision) {
 	resp.UpdateOption(dhcpv4.OptClassIdentifier(d.Class))
 	if d.Class == ClassPXE {
 		resp.UpdateOption(dhcpv4.OptGeneric(dhcpv4.OptionVendorSpecificInformation, []byte(pxeVendorOptions)))
@@ -419,14 +428,16 @@ func buildReply(req *dhcpv4.DHCPv4, d Decision, cfg ReplyConfig) *dhcpv4.DHCPv4 
 	if req.IsOptionRequested(dhcpv4.OptionBootfileName) {
 		resp.UpdateOption(dhcpv4.OptBootFileName(d.BootFile))
 	}
-	// Relay agents expect their option 82 back (RFC 3046), clients their
-	// client identifier (RFC 6842).
+}
+
+// echoOptions returns what senders expect back: relay agents their option
+// 82 (RFC 3046), clients their client identifier (RFC 6842).
+func echoOptions(resp, req *dhcpv4.DHCPv4) {
 	for _, code := range []dhcpv4.OptionCode{dhcpv4.OptionRelayAgentInformation, dhcpv4.OptionClientIdentifier} {
 		if v := req.Options.Get(code); v != nil {
 			resp.UpdateOption(dhcpv4.OptGeneric(code, v))
 		}
 	}
-	return resp
 }
 
 // Destination returns where the reply to req, received on svc from src, is
