@@ -174,7 +174,7 @@ func WriteIgnitionInitrd(dst string, k Kernel) error {
 	}
 	cw.file("bin/setfiles", 0o755, []byte(setfilesScript))
 	cw.file("etc/udhcpc.script", 0o755, []byte(udhcpcScript))
-	cw.file("init", 0o755, []byte(strings.ReplaceAll(ignitionInit, "@MODULES@", strings.Join(names, " "))))
+	cw.file("init", 0o755, initFor(ignitionInit, names))
 	cw.trailer()
 	if cw.err != nil {
 		return fmt.Errorf("write %s: %w", dst, cw.err)
@@ -240,43 +240,13 @@ mount -t tmpfs tmpfs /run
 echo 1 > /proc/sys/kernel/printk
 exec </dev/console >/dev/console 2>&1
 
-finish() {
-	sync
-	poweroff -f
-	sleep 10
-}
-fail() {
-	echo "PIXIE-E2E: $*"
-	echo "PIXIE-E2E-FETCH-FAILED"
-	finish
-}
+@NETUP@
 ignfail() {
 	msg=$(grep -h '^CRITICAL' "$@" | sed 's/^CRITICAL *: *//' | tr '\n' ' ')
 	echo "PIXIE-E2E-IGNITION-FAILED=${msg:-Ignition failed without a CRITICAL line}"
 	finish
 }
-
-echo "PIXIE-E2E-CMDLINE=$(cat /proc/cmdline)"
-for m in @MODULES@; do
-	insmod /lib/modules/$m.ko || echo "PIXIE-E2E: insmod $m failed"
-done
-i=0
-while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 50 ]; do
-	sleep 0.2
-	i=$((i+1))
-done
-[ -e /sys/class/net/eth0 ] || fail "no eth0 after 10s: $(ls /sys/class/net)"
 echo "PIXIE-E2E-NIC=$(basename $(readlink /sys/class/net/eth0/device/driver))"
-ip link set lo up
-ip link set eth0 up
-ok=
-for try in 1 2 3; do
-	if timeout 30 udhcpc -i eth0 -f -q -n -t 5 -T 2 -s /etc/udhcpc.script; then
-		ok=1
-		break
-	fi
-done
-[ -n "$ok" ] || fail "DHCP on eth0 failed"
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	ignition.config.url=*) echo "PIXIE-E2E-IGNITION-URL=${arg#*=}" ;;

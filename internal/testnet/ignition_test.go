@@ -107,10 +107,15 @@ func TestIgnitionInitrd(t *testing.T) {
 	if t.Failed() {
 		t.Logf("initrd:\n%s", list)
 	}
-	sh := exec.Command("sh", "-n")
-	sh.Stdin = strings.NewReader(strings.ReplaceAll(ignitionInit, "@MODULES@", "x"))
-	if out, err := sh.CombinedOutput(); err != nil {
-		t.Errorf("/init does not parse: %v\n%s", err, out)
+	for name, script := range map[string]string{"Ignition": ignitionInit, "plain": initScript} {
+		sh := exec.Command("sh", "-n")
+		sh.Stdin = bytes.NewReader(initFor(script, []string{"x"}))
+		if out, err := sh.CombinedOutput(); err != nil {
+			t.Errorf("the %s /init does not parse: %v\n%s", name, err, out)
+		}
+		if s := string(initFor(script, nil)); strings.Contains(s, "@NETUP@") || strings.Contains(s, "@MODULES@") {
+			t.Errorf("the %s /init keeps a placeholder", name)
+		}
 	}
 	fi, _ := os.Stat(path)
 	t.Logf("Ignition initrd: %d bytes compressed, %d unpacked", fi.Size(), len(raw))

@@ -102,7 +102,7 @@ func WriteInitrd(path string, k Kernel) error {
 		names = append(names, m.Name)
 	}
 	cw.file("etc/udhcpc.script", 0o755, []byte(udhcpcScript))
-	cw.file("init", 0o755, []byte(strings.ReplaceAll(initScript, "@MODULES@", strings.Join(names, " "))))
+	cw.file("init", 0o755, initFor(initScript, names))
 	cw.trailer()
 
 	if cw.err != nil {
@@ -143,20 +143,10 @@ esac
 exit 0
 `
 
-// initScript is the initrd's /init. Every wait is bounded; it always ends in
-// poweroff -f, which under QEMU's -no-reboot ends the VM.
-const initScript = `#!/bin/sh
-export PATH=/bin
-set -f # URLs on the command line may hold glob characters
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-# Keep kernel messages off the console from here on so they cannot split
-# the marker lines the test looks for (panics still get through).
-echo 1 > /proc/sys/kernel/printk
-exec </dev/console >/dev/console 2>&1
-
-finish() {
+// initNetUp is where both test inits start (at @NETUP@): finish and fail,
+// the command line as a marker, the NIC modules (@MODULES@) loaded, eth0
+// waited for and brought up, and an address from DHCP, or fail.
+const initNetUp = `finish() {
 	sync
 	poweroff -f
 	sleep 10
@@ -171,7 +161,6 @@ echo "PIXIE-E2E-CMDLINE=$(cat /proc/cmdline)"
 for m in @MODULES@; do
 	insmod /lib/modules/$m.ko || echo "PIXIE-E2E: insmod $m failed"
 done
-
 i=0
 while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 50 ]; do
 	sleep 0.2
@@ -180,7 +169,6 @@ done
 [ -e /sys/class/net/eth0 ] || fail "no eth0 after 10s: $(ls /sys/class/net)"
 ip link set lo up
 ip link set eth0 up
-
 ok=
 for try in 1 2 3; do
 	if timeout 30 udhcpc -i eth0 -f -q -n -t 5 -T 2 -s /etc/udhcpc.script; then
@@ -189,6 +177,29 @@ for try in 1 2 3; do
 	fi
 done
 [ -n "$ok" ] || fail "DHCP on eth0 failed"
+`
+
+// initFor is an init script with the shared start and the modules
+// filled in.
+func initFor(script string, modules []string) []byte {
+	netUp := strings.ReplaceAll(initNetUp, "@MODULES@", strings.Join(modules, " "))
+	return []byte(strings.ReplaceAll(script, "@NETUP@", netUp))
+}
+
+// initScript is the initrd's /init. Every wait is bounded; it always ends in
+// poweroff -f, which under QEMU's -no-reboot ends the VM.
+const initScript = `#!/bin/sh
+export PATH=/bin
+set -f # URLs on the command line may hold glob characters
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+# Keep kernel messages off the console from here on so they cannot split
+# the marker lines the test looks for (panics still get through).
+echo 1 > /proc/sys/kernel/printk
+exec </dev/console >/dev/console 2>&1
+
+@NETUP@
 
 url=
 for want in ignition.config.url flatcar.config.url coreos.config.url; do
