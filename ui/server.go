@@ -122,6 +122,29 @@ func (s *Server) LoginURL(mac string) (string, error) {
 	return "http://" + s.cfg.Addr + "/login?token=" + url.QueryEscape(token), nil
 }
 
+// Serve serves the dashboard on ln until ctx ends, then closes it
+// (open event streams are cut, not waited for). It returns nil after ctx
+// ends, else why serving stopped.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	done := make(chan error, 1)
+	go func() { done <- hs.Serve(ln) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	shut, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = hs.Shutdown(shut)
+	hs.Close()
+	if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
 // Handler serves the dashboard.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()

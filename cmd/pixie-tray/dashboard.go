@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"sync"
-	"time"
 
 	"github.com/pixie-boot/pixie/ui"
 )
@@ -39,15 +37,10 @@ func (d *dashboard) link(_ context.Context, mac string) (string, error) {
 			ln.Close()
 			return "", err
 		}
-		hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 		go func() {
-			if err := hs.Serve(ln); err != nil && err != http.ErrServerClosed {
+			if err := srv.Serve(d.ctx, ln); err != nil {
 				d.log.Warn("the dashboard stopped", "err", err)
 			}
-		}()
-		go func() {
-			<-d.ctx.Done()
-			hs.Close()
 		}()
 		d.log.Info("dashboard serving", "addr", ln.Addr().String())
 		d.srv = srv

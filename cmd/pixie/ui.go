@@ -1,16 +1,12 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"runtime"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -71,19 +67,8 @@ Stop it with Ctrl-C; the daemon goes on.`,
 					fmt.Fprintf(c.out, "open the link in your browser (%s)\n", why)
 				}
 			}
-			srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-			done := make(chan error, 1)
-			go func() { done <- srv.Serve(ln) }()
-			select {
-			case err := <-done:
+			if err := s.Serve(cmd.Context(), ln); err != nil {
 				return fmt.Errorf("the dashboard stopped: %w", err)
-			case <-cmd.Context().Done():
-			}
-			shut, cancelShut := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancelShut()
-			_ = srv.Shutdown(shut) // open event streams are cut, not waited for
-			if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
-				return err
 			}
 			fmt.Fprintln(c.out, "dashboard stopped")
 			return nil
