@@ -109,6 +109,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("PUT /v1/profiles/{name}", s.updateProfile)
 	mux.HandleFunc("DELETE /v1/profiles/{name}", noBody(s.deleteProfile))
 
+	mux.HandleFunc("POST /v1/import/plan", s.planImport)
+	mux.HandleFunc("POST /v1/import", s.applyImport)
+
 	mux.HandleFunc("GET /v1/leases", s.leases)
 
 	mux.HandleFunc("POST /v1/pulls", s.startPull)

@@ -57,7 +57,12 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 // refusing unknown fields and trailing data. On failure it has answered
 // the request and returns false.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
-	r.Body = http.MaxBytesReader(w, r.Body, api.MaxBodyBytes)
+	return decodeBodyLimit(w, r, v, api.MaxBodyBytes)
+}
+
+// decodeBodyLimit is decodeBody for a body of at most limit bytes.
+func decodeBodyLimit(w http.ResponseWriter, r *http.Request, v any, limit int64) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
@@ -75,7 +80,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 		return true
 	case errors.As(err, &tooBig):
 		writeError(w, http.StatusRequestEntityTooLarge, api.CodeBadRequest,
-			fmt.Sprintf("request body is larger than %d KiB", api.MaxBodyBytes>>10))
+			fmt.Sprintf("request body is larger than %d KiB", limit>>10))
 	case errors.Is(err, io.EOF):
 		writeError(w, http.StatusBadRequest, api.CodeBadRequest, "request body is empty: send a JSON object")
 	default:

@@ -262,8 +262,17 @@ func TestRerunAndReplace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s := row(t, kept, "profile", "fedora-coreos"); s.Status != api.ImportSkipped || !strings.Contains(s.Reason, "already holds imported/matchbox/fedora-coreos") || !strings.Contains(s.Reason, "--replace overwrites it") {
+	if s := row(t, kept, "profile", "fedora-coreos"); s.Status != api.ImportKept || !strings.Contains(s.Reason, "already holds imported/matchbox/fedora-coreos") || !strings.Contains(s.Reason, "--replace overwrites it") {
 		t.Errorf("profile whose kernel changed without --replace: %+v", s)
+	}
+	if kept.Writes() {
+		t.Errorf("a changed kernel without --replace would write: %+v", kept.Assets)
+	}
+	// A new profile whose asset path holds other content is skipped.
+	delete(ex.Profiles, "fedora-coreos")
+	skipped, _ := Make(tr.Request(api.ImportMatchbox), ex)
+	if s := row(t, skipped, "profile", "fedora-coreos"); s.Status != api.ImportSkipped {
+		t.Errorf("new profile on a taken asset path: %+v", s)
 	}
 	req = tr.Request(api.ImportMatchbox)
 	req.Replace = true

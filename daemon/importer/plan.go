@@ -3,6 +3,7 @@ package importer
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"net/url"
 	"path"
@@ -109,6 +110,8 @@ type built struct {
 	status  string
 	assets  []string // tree paths
 	config  string   // the config file used, by tree path
+	// conflict says which asset the store holds with other content.
+	conflict string
 }
 
 // Make plans an import. The error is ErrRequest for a request that cannot
@@ -122,6 +125,16 @@ func Make(req api.ImportRequest, ex Existing) (Plan, error) {
 		pl.ex.Asset = func(string) (string, bool) { return "", false }
 	}
 	pl.t = tree{files: map[string]string{}, assets: map[string]assetFile{}}
+	for _, f := range req.Files {
+		if !fs.ValidPath(f.Path) {
+			return Plan{}, fmt.Errorf("%w: file path %q: want a slash-separated path inside the tree", ErrRequest, f.Path)
+		}
+	}
+	for _, a := range req.Assets {
+		if !fs.ValidPath(a.Path) || a.Size < 0 {
+			return Plan{}, fmt.Errorf("%w: asset path %q: want a slash-separated path inside the tree", ErrRequest, a.Path)
+		}
+	}
 	for _, f := range req.Files {
 		pl.t.files[f.Path] = f.Content
 	}
@@ -194,8 +207,16 @@ func Make(req api.ImportRequest, ex Existing) (Plan, error) {
 			continue
 		}
 		b.status = api.ImportImported
-		if old, ok := pl.ex.Profiles[b.p.Name]; ok {
+		old, exists := pl.ex.Profiles[b.p.Name]
+		if b.conflict != "" && !exists {
+			pl.rows = append(pl.rows, skip("profile", b.p.Name, b.src.From, b.conflict))
+			delete(pl.profiles, id)
+			continue
+		}
+		if exists {
 			switch {
+			case b.conflict != "":
+				b.status = api.ImportKept
 			case sameProfile(old, b.p):
 				b.status = api.ImportUnchanged
 			case store.IsSeedProfile(old):
@@ -210,7 +231,10 @@ func Make(req api.ImportRequest, ex Existing) (Plan, error) {
 			}
 		}
 		row := rowT{Kind: "profile", Name: b.p.Name, From: b.src.From, Status: b.status, Changes: b.changes}
-		if b.status == api.ImportKept {
+		switch {
+		case b.conflict != "":
+			row.Reason = b.conflict
+		case b.status == api.ImportKept:
 			row.Reason = "pixie has a profile " + b.p.Name + " that differs: --replace updates it, --prefix imports under other names"
 		}
 		pl.rows = append(pl.rows, row)
@@ -491,7 +515,9 @@ func (pl *planner) useAsset(tp string, b *built) (string, string) {
 			case f.SHA256 != "" && sha == f.SHA256:
 				a.Action = api.AssetPresent
 			case !pl.req.Replace && f.SHA256 != "":
-				return "", "pixie's asset store already holds " + dest + " with other content: --replace overwrites it"
+				// Not an error yet: a profile pixie has keeps its copy.
+				b.conflict = "pixie's asset store already holds " + dest + " with other content: --replace overwrites it"
+				return dest, ""
 			}
 		}
 		pl.assets[tp] = a
