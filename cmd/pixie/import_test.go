@@ -363,3 +363,67 @@ func TestImportBadDirectory(t *testing.T) {
 		}
 	}
 }
+
+func TestImportLinkAcrossFileSystems(t *testing.T) {
+	if fi, err := os.Stat("/dev/shm"); err != nil || !fi.IsDir() {
+		t.Skip("no /dev/shm (a tmpfs) to put the tree on another file system")
+	}
+	d := startDaemon(t)
+	dir, err := os.MkdirTemp("/dev/shm", "pixie-import-")
+	if err != nil {
+		t.Skip(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	importtest.Matchbox().Write(t, dir)
+	code, _, errOut := pixie(t, d, "", "import", "matchbox", dir, "--link")
+	if code == 0 || !strings.Contains(errOut, "is on another file system than pixie's asset store") || !strings.Contains(errOut, "leave --link out to copy") {
+		t.Fatalf("--link across file systems: exit %d: %s", code, errOut)
+	}
+	if ps, _ := d.Store.Profiles(t.Context()); len(ps) != 1 {
+		t.Errorf("a refused --link import left %d profiles", len(ps))
+	}
+}
+
+// A client that sends other bytes than it hashed (the file changed while
+// it was imported) gets a clear refusal, and nothing is imported.
+func TestImportAssetChangedInFlight(t *testing.T) {
+	d := startDaemon(t)
+	dir := t.TempDir()
+	importtest.Matchbox().Write(t, dir)
+	req, err := readImportTree(api.ImportMatchbox, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := api.NewClient(d.Socket)
+	plan, err := c.PlanImport(t.Context(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hashImportAssets(&req, plan); err != nil {
+		t.Fatal(err)
+	}
+	var copies []string
+	for _, a := range plan.Assets {
+		copies = append(copies, a.From)
+	}
+	_, err = c.ApplyImport(t.Context(), req, copies, func(p string) (io.ReadCloser, error) {
+		if p == importtest.FCOSKernel {
+			return io.NopCloser(strings.NewReader("stand-in FCOS kerneL\n")), nil // same size, other bytes
+		}
+		return os.Open(filepath.Join(dir, p))
+	})
+	if err == nil || !strings.Contains(err.Error(), "its SHA-256 is not the one the request named") || !strings.Contains(err.Error(), "nothing was imported") {
+		t.Fatalf("changed asset: %v", err)
+	}
+	// Short of an asset the plan copies.
+	_, err = c.ApplyImport(t.Context(), req, copies[1:], func(p string) (io.ReadCloser, error) { return os.Open(filepath.Join(dir, p)) })
+	if err == nil || !strings.Contains(err.Error(), "the import body lacks "+copies[0]) {
+		t.Fatalf("missing asset: %v", err)
+	}
+	if ps, _ := d.Store.Profiles(t.Context()); len(ps) != 1 {
+		t.Errorf("refused imports left %d profiles", len(ps))
+	}
+	if leftovers, _ := filepath.Glob(filepath.Join(d.DataDir, "assets", ".import-*")); len(leftovers) > 0 {
+		t.Errorf("staging left behind: %v", leftovers)
+	}
+}

@@ -63,8 +63,11 @@ func (s *Server) applyImport(w http.ResponseWriter, r *http.Request) {
 		s.importFailed(w, r, err)
 		return
 	}
+	// Cleaned up before answering, on every path: the client may look at
+	// the asset store as soon as it has the answer.
 	defer st.cleanup()
 	if err := st.receive(mr); err != nil {
+		st.cleanup()
 		s.importFailed(w, r, err)
 		return
 	}
@@ -72,10 +75,11 @@ func (s *Server) applyImport(w http.ResponseWriter, r *http.Request) {
 	err = s.deps.Store.ApplyImport(ctx, batch, st.moveIn)
 	if err != nil {
 		st.undo()
+		st.cleanup()
 		s.importFailed(w, r, err)
 		return
 	}
-	st.cleanup() // before answering: the client may look at once
+	st.cleanup()
 	s.audit(r, "control: import applied", "source", in.Source, "root", in.Root, "profiles", len(batch.Profiles), "machines", len(batch.Machines),
 		"default", batch.DefaultProfile, "assets", len(st.moved))
 	writeJSON(w, http.StatusOK, apiImportPlan(plan, true))
