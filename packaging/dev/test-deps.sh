@@ -32,6 +32,11 @@ if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
   bash "$here/fetch-arm64-test-os.sh" /var/cache/pixie-test/arm64 >/dev/null 2>&1 ||
     echo "could not unpack Debian's arm64 kernel and busybox into /var/cache/pixie-test/arm64 (the arm64 test will skip)"
 fi
+# matchbox's Go module (not a package): the import test compares with it.
+if command -v go >/dev/null; then
+  bash "$here/fetch-matchbox.sh" >/dev/null 2>&1 ||
+    echo "could not fetch matchbox v0.11.0's Go module (the matchbox comparison test will skip)"
+fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -187,7 +187,7 @@ storage:
     - path: /etc/matchbox-import
       mode: 0644
       contents:
-        inline: "mac={{.mac}} query-mac={{.request.query.mac}} rack={{.metadata.rack}} q={{.request.raw_query}}"
+        inline: "mac={{.mac}} query-mac={{.request.query.mac}} rack={{.rack}} q={{.request.raw_query}}"
 systemd:
   units:
     - name: hello.service
