@@ -102,13 +102,15 @@ func (st *importStage) link(root string, a *api.ImportAssetPlan, i int) error {
 		return importErrorf("--link: the client sent no SHA-256 for %s", a.From)
 	}
 	src := filepath.Join(root, filepath.FromSlash(a.From))
+	// One answer for a missing file, a link and other content, so a
+	// caller learns nothing about files it could not read itself.
 	fi, err := os.Lstat(src)
-	if err != nil || !fi.Mode().IsRegular() {
-		return importErrorf("--link: %s is not a regular file the daemon can see (a symbolic link, or gone): leave --link out to copy it", src)
+	var sum string
+	if err == nil && fi.Mode().IsRegular() {
+		sum, err = fileSHA(src)
 	}
-	sum, err := fileSHA(src)
-	if err != nil || sum != a.SHA256 {
-		return importErrorf("--link: %s changed while it was imported (its SHA-256 is not the one the client read): run the import again", src)
+	if err != nil || !fi.Mode().IsRegular() || sum != a.SHA256 {
+		return importErrorf("--link: %s is not, for the daemon, the regular file you read (it is gone, a symbolic link, or changed since): run the import again, or leave --link out to copy it", src)
 	}
 	dst := filepath.Join(st.dir, strconv.Itoa(len(st.want)+i))
 	if err := os.Link(src, dst); err != nil {
@@ -151,7 +153,7 @@ func (st *importStage) receive(mr *multipart.Reader) error {
 		name := params["filename"]
 		a := st.want[name]
 		if part.FormName() != "asset" || a == nil {
-			return importErrorf("the import body holds %q, which the plan does not copy", name)
+			return importErrorf("the import body holds %q, which the plan does not copy (did pixie's profiles or assets change since the plan was made?): run the import again", name)
 		}
 		if _, dup := st.staged[name]; dup {
 			return importErrorf("the import body holds %s twice", name)
@@ -165,7 +167,7 @@ func (st *importStage) receive(mr *multipart.Reader) error {
 	}
 	for from := range st.want {
 		if _, ok := st.staged[from]; !ok {
-			return importErrorf("the import body lacks %s, which the plan copies", from)
+			return importErrorf("the import body lacks %s, which the plan copies (did pixie's profiles or assets change since the plan was made?): run the import again", from)
 		}
 	}
 	return nil

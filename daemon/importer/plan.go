@@ -7,6 +7,7 @@ import (
 	"maps"
 	"path"
 	"regexp"
+	"sort"
 	"strings"
 
 	"github.com/pixie-boot/pixie/daemon/api"
@@ -293,6 +294,9 @@ func Make(req api.ImportRequest, ex Existing) (Plan, error) {
 		pl.rows = append(pl.rows, rowT{Kind: "dnsmasq", Name: path.Base(req.Dnsmasq.Path), From: req.Dnsmasq.Path, Status: api.ImportImported,
 			Changes: []string{"start pixie with: pixie serve " + strings.Join(plan.Serve.Flags, " ")}})
 	}
+	// The summary reads by kind, in the order a person checks them.
+	order := map[string]int{"profile": 0, "machine": 1, "default": 2, "group": 3, "asset": 4, "config": 5, "dnsmasq": 6}
+	sort.SliceStable(pl.rows, func(i, j int) bool { return order[pl.rows[i].Kind] < order[pl.rows[j].Kind] })
 	plan.Rows = pl.rows
 	return plan, nil
 }
