@@ -32,7 +32,7 @@ func (pl *planner) groups(groups []srcGroup, profiles []srcProfile) ([]machineT,
 			kind = "machine"
 		}
 		if g.Profile == "" {
-			pl.rows = append(pl.rows, skip(kind, g.ID, g.From, "it names no profile"))
+			pl.rows = append(pl.rows, skip(kind, g.ID, g.From, "it names no profile: add \"profile\": ID to it and import again"))
 			continue
 		}
 		if _, ok := pl.profiles[g.Profile]; !ok {

@@ -497,3 +497,40 @@ func TestGuideOnFedoraCoreOS(t *testing.T) {
 		t.Errorf("changes: %q", row(t, p, "profile", "first-time").Changes)
 	}
 }
+
+func TestSkipReasons(t *testing.T) {
+	prof := func(boot, ign string) string {
+		return `{"id": "p", "boot": ` + boot + `, "ignition_id": "` + ign + `"}`
+	}
+	okBoot := `{"kernel": "/assets/k", "args": ["ignition.platform.id=metal"]}`
+	for _, tc := range []struct {
+		name string
+		tree importtest.Tree
+		want string
+	}{
+		{"missing kernel file", importtest.Tree{"profiles/p.json": prof(`{"kernel": "/assets/nope"}`, "")}, "kernel /assets/nope: the tree has no file assets/nope: put the file there"},
+		{"no kernel", importtest.Tree{"profiles/p.json": prof(`{}`, "")}, "it names no kernel"},
+		{"relative kernel", importtest.Tree{"profiles/p.json": prof(`{"kernel": "k"}`, "")}, "want a path under /assets/ or an http(s) URL"},
+		{"missing config", importtest.Tree{"profiles/p.json": prof(okBoot, "x.yaml"), "assets/k": "k"}, "its Ignition config ignition/x.yaml is not in the tree"},
+		{"container linux config", importtest.Tree{"profiles/p.json": prof(okBoot, "x.yaml"), "assets/k": "k", "ignition/x.yaml": "passwd:\n  users: []\n"}, "is a Container Linux Config (no variant:)"},
+		{"spec 2 for fcos", importtest.Tree{"profiles/p.json": prof(okBoot, "x.ign"), "assets/k": "k", "ignition/x.ign": `{"ignition": {"version": "2.2.0"}}`}, "is spec 2.x, which fedora-coreos does not read"},
+		{"invalid ignition", importtest.Tree{"profiles/p.json": prof(okBoot, "x.ign"), "assets/k": "k", "ignition/x.ign": `{"ignition": {"version": "3.3.0"}, "storage": {"files": [{"path": "relative"}]}}`}, "profile p:"},
+		{"butane that does not translate", importtest.Tree{"profiles/p.json": prof(okBoot, "x.yaml"), "assets/k": "k", "ignition/x.yaml": "variant: fcos\nversion: 9.9.9\n"}, "profile p:"},
+		{"iPXE script words in args", importtest.Tree{"profiles/p.json": prof(`{"kernel": "/assets/k", "args": ["a", "||", "b"]}`, ""), "assets/k": "k"}, "iPXE would run as a command separator"},
+		{"profile not JSON", importtest.Tree{"profiles/p.json": `{"id": "p",`}, "not valid JSON"},
+		{"profile field of the wrong type", importtest.Tree{"profiles/p.json": `{"id": "p", "boot": {"kernel": 7}}`}, "line 1: boot.kernel should be string, not number"},
+	} {
+		p, err := Make(tc.tree.Request(api.ImportMatchbox), Existing{})
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		r := row(t, p, "profile", "p")
+		if r.Status != api.ImportSkipped || !strings.Contains(r.Reason, tc.want) {
+			t.Errorf("%s: %s %q, want skipped with %q", tc.name, r.Status, r.Reason, tc.want)
+		}
+		if len(p.Profiles) != 0 || p.Writes() {
+			t.Errorf("%s: a skipped profile is in the plan: %+v", tc.name, p.Profiles)
+		}
+	}
+}

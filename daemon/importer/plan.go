@@ -171,7 +171,7 @@ func Make(req api.ImportRequest, ex Existing) (Plan, error) {
 	used := map[string]bool{}
 	for _, sp := range profiles {
 		if _, dup := pl.profiles[sp.ID]; dup || pl.skipped[sp.ID] != "" {
-			pl.rows = append(pl.rows, skip("profile", sp.ID, sp.From, "another profile has the id "+sp.ID))
+			pl.rows = append(pl.rows, skip("profile", sp.ID, sp.From, "another profile has the id "+sp.ID+": give one of them another id and import again"))
 			continue
 		}
 		b, reason := pl.buildProfile(sp)

@@ -56,7 +56,7 @@ func (pl *planner) buildProfile(sp srcProfile) (*built, string) {
 		b.changes = append(b.changes, fmt.Sprintf("named %s: profile names are lower-case letters, digits, '.', '_' or '-'", name))
 	}
 	if sp.Kernel == "" {
-		return nil, "it names no kernel (boot.kernel)"
+		return nil, "it names no kernel: add boot.kernel (a path under the old /assets/ or an http(s) URL) and import again"
 	}
 	kernel, why := pl.assetRef("kernel", sp.Kernel, b)
 	if why != "" {
@@ -69,7 +69,7 @@ func (pl *planner) buildProfile(sp srcProfile) (*built, string) {
 			b.changes = append(b.changes, fmt.Sprintf("initrd %q: the --name is dropped, pixie names initrds itself", in))
 			in = f[2]
 		} else if len(f) != 1 {
-			return nil, fmt.Sprintf("initrd %q: want a path or URL, or --name NAME PATH", in)
+			return nil, fmt.Sprintf("initrd %q: want a path or URL, or --name NAME PATH: fix it and import again", in)
 		}
 		ref, why := pl.assetRef("initrd", in, b)
 		if why != "" {
@@ -171,12 +171,12 @@ func (pl *planner) assetRef(what, ref string, b *built) (string, string) {
 		if rest, ok := strings.CutPrefix(ref, u[0]); ok {
 			tp := u[1] + rest
 			if _, ok := pl.t.assets[tp]; !ok {
-				return "", fmt.Sprintf("%s %s: the tree has no file %s", what, ref, tp)
+				return "", fmt.Sprintf("%s %s: the tree has no file %s: put the file there (or point the profile at an http(s) URL) and import again", what, ref, tp)
 			}
 			return pl.useAsset(tp, b)
 		}
 	}
-	return "", fmt.Sprintf("%s %s: want a path under %s or an http(s) URL", what, ref, pl.urls[0][0])
+	return "", fmt.Sprintf("%s %s: want a path under %s or an http(s) URL: fix it and import again", what, ref, pl.urls[0][0])
 }
 
 // useAsset records that b uses the tree's asset tp and returns its path
@@ -227,7 +227,7 @@ func (pl *planner) readConfig(sp *srcProfile, os string) (string, []string, stri
 		}
 	}
 	if !ok {
-		return "", nil, "its Ignition config " + p + " is not in the tree"
+		return "", nil, "its Ignition config " + p + " is not in the tree: put it there, or fix ignition_id, and import again"
 	}
 	raw := pl.lay.matchbox && (strings.HasSuffix(p, ".ign") || strings.HasSuffix(p, ".ignition"))
 	if ignition.Detect(src) == ignition.FormatLegacy {
