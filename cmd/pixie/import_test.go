@@ -179,6 +179,20 @@ func TestImportMatchbox(t *testing.T) {
 		t.Errorf("staging left behind: %v", leftovers)
 	}
 
+	// The event stream says what happened.
+	es, err := d.Store.EventsSince(t.Context(), 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var server []string
+	for _, e := range es {
+		if e.Stage == events.StageServer {
+			server = append(server, e.Detail)
+		}
+	}
+	wantContains(t, "server events", strings.Join(server, "\n"), "import from matchbox "+dir+": receiving 5 asset(s)",
+		"import from matchbox "+dir+" applied: 3 profile(s), 2 machine(s), 5 asset(s) written, default profile fedora-coreos")
+
 	// Idempotent.
 	out = mustPixie(t, d, "import", "matchbox", dir)
 	wantContains(t, "re-run", out, "Nothing to change", "0 imported, 0 replaced")

@@ -10,6 +10,7 @@ import (
 	"net/http"
 
 	"github.com/pixie-boot/pixie/daemon/api"
+	"github.com/pixie-boot/pixie/daemon/events"
 	"github.com/pixie-boot/pixie/daemon/importer"
 	"github.com/pixie-boot/pixie/daemon/store"
 )
@@ -58,6 +59,10 @@ func (s *Server) applyImport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	what := "import from " + in.Source + " " + in.Root
+	if n, size := copiesOf(plan); n > 0 {
+		s.deps.Hub.Record(ctx, events.Event{Stage: events.StageServer, Detail: fmt.Sprintf("%s: receiving %d asset(s), %d MB", what, n, (size+1<<20-1)>>20)})
+	}
 	st, err := s.stageImport(in, plan)
 	if err != nil {
 		s.importFailed(w, r, err)
@@ -80,6 +85,8 @@ func (s *Server) applyImport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st.cleanup()
+	s.deps.Hub.Record(ctx, events.Event{Stage: events.StageServer, Detail: fmt.Sprintf("%s applied: %d profile(s), %d machine(s), %d asset(s) written%s",
+		what, len(batch.Profiles), len(batch.Machines), len(st.moved), defaultNote(batch.DefaultProfile))})
 	s.audit(r, "control: import applied", "source", in.Source, "root", in.Root, "profiles", len(batch.Profiles), "machines", len(batch.Machines),
 		"default", batch.DefaultProfile, "assets", len(st.moved))
 	writeJSON(w, http.StatusOK, apiImportPlan(plan, true))
@@ -94,6 +101,23 @@ func (e *importError) Error() string { return e.msg }
 
 func importErrorf(format string, args ...any) error {
 	return &importError{msg: fmt.Sprintf(format, args...)}
+}
+
+func copiesOf(p importer.Plan) (int, int64) {
+	n, size := 0, int64(0)
+	for _, a := range p.Assets {
+		if a.Action == api.AssetCopy {
+			n, size = n+1, size+a.Size
+		}
+	}
+	return n, size
+}
+
+func defaultNote(def string) string {
+	if def == "" {
+		return ""
+	}
+	return ", default profile " + def
 }
 
 func (s *Server) importFailed(w http.ResponseWriter, r *http.Request, err error) {
