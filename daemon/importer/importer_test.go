@@ -534,3 +534,54 @@ func TestSkipReasons(t *testing.T) {
 		}
 	}
 }
+
+func TestBootcfgMachines(t *testing.T) {
+	tr := importtest.Guide()
+	tr["data/machines/default/machine.json"] = `{"id": "default", "spec_id": "other"}`
+	tr["data/specs/other/spec.json"] = `{"id": "other", "boot": {"kernel": "http://example.com/vmlinuz", "cmdline": {"console": "ttyS0"}}}`
+	tr["data/machines/2d9354a2-e8db-4021-bff5-20ffdf443d6f/machine.json"] = `{"id": "2d9354a2-e8db-4021-bff5-20ffdf443d6f", "spec_id": "other"}`
+	tr["data/machines/52:54:00:aa:bb:cc/machine.json"] = `{"id": "52:54:00:aa:bb:cc", "spec": {"boot": {"kernel": "/images/coreos/current/coreos_production_pxe.vmlinuz"}}, "metadata": {"role": "etcd"}}`
+	tr["data/machines/52:54:00:aa:bb:cd/machine.json"] = `{"id": "52:54:00:aa:bb:cd", "spec_id": "gone"}`
+	p, err := Make(tr.Request(api.ImportBootcfg), Existing{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Default == nil || p.Default.Profile != "other" {
+		t.Errorf("bootcfg's default machine: default %+v", p.Default)
+	}
+	if r := row(t, p, "machine", "2d9354a2-e8db-4021-bff5-20ffdf443d6f"); r.Status != api.ImportSkipped || !strings.Contains(r.Reason, "selector uuid=") {
+		t.Errorf("machine by UUID: %+v", r)
+	}
+	if r := row(t, p, "machine", "52:54:00:aa:bb:cd"); r.Status != api.ImportSkipped || !strings.Contains(r.Reason, "its spec gone is not in the tree (specs/gone/spec.json)") {
+		t.Errorf("machine of a missing spec: %+v", r)
+	}
+	var embedded store.Machine
+	for _, m := range p.Machines {
+		if m.Machine.MAC == "52:54:00:aa:bb:cc" {
+			embedded = m.Machine
+		}
+	}
+	if embedded.Profile != "machine-52-54-00-aa-bb-cc" || embedded.Vars["role"] != "etcd" {
+		t.Errorf("machine with its own spec: %+v", embedded)
+	}
+	// Two ids with one pixie name.
+	tr = importtest.Matchbox()
+	tr["profiles/Remote.json"] = strings.Replace(tr["profiles/remote.json"], `"id": "remote"`, `"id": "Remote"`, 1)
+	p, err = Make(tr.Request(api.ImportMatchbox), Existing{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	imported, skipped := 0, 0
+	for _, r := range p.Rows {
+		switch {
+		case r.Kind != "profile" || r.Name != "remote":
+		case r.Status == api.ImportImported:
+			imported++
+		case strings.Contains(r.Reason, "its pixie name remote is also profile"):
+			skipped++
+		}
+	}
+	if imported != 1 || skipped != 1 {
+		t.Errorf("the second profile named remote is not skipped with the reason: %+v", p.Rows)
+	}
+}

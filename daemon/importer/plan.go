@@ -181,6 +181,11 @@ func Make(req api.ImportRequest, ex Existing) (Plan, error) {
 		if b != nil && b.config != "" {
 			used[b.config] = true
 		}
+		if reason == "" {
+			if other := pl.byName(b.p.Name); other != nil {
+				reason = "its pixie name " + b.p.Name + " is also profile " + other.src.ID + "'s: give one of them another id, or import with --prefix"
+			}
+		}
 		if reason != "" {
 			pl.skipped[sp.ID] = reason
 			pl.rows = append(pl.rows, skip("profile", pl.name(sp.ID), sp.From, reason))
