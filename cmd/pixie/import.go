@@ -98,10 +98,15 @@ func runImport(cmd *cobra.Command, c *cli, source, dir string, f importFlags) er
 	}
 	if !f.dryRun {
 		var copies []string
+		var size int64
 		for _, a := range plan.Assets {
 			if a.Action == api.AssetCopy {
 				copies = append(copies, a.From)
+				size += a.Size
 			}
+		}
+		if len(copies) > 0 {
+			fmt.Fprintf(c.errOut, "sending %d file(s), %.1f MB, to pixie's asset store...\n", len(copies), float64(size)/1e6)
 		}
 		// Copying hundreds of MB takes longer than one API call may.
 		plan, err = c.client().ApplyImport(cmd.Context(), req, copies, func(p string) (io.ReadCloser, error) {

@@ -585,3 +585,29 @@ func TestBootcfgMachines(t *testing.T) {
 		t.Errorf("the second profile named remote is not skipped with the reason: %+v", p.Rows)
 	}
 }
+
+func TestDnsmasq(t *testing.T) {
+	for _, tc := range []struct {
+		name, conf string
+		flags      []string
+		notes      []string
+	}{
+		{"guide", importtest.GuideDnsmasq, []string{"--address", "10.2.0.200"},
+			[]string{"line 6: user: not needed", "line 39: dhcp-userclass: pixie tells iPXE from PXE firmware itself", "line 47: pxe-service: pixie chooses the boot file itself"}},
+		{"interface and full DHCP", "interface=eth1\nlisten-address=127.0.0.1\ndhcp-range=192.168.1.50,192.168.1.150,12h\n", []string{"--interface", "eth1", "--dhcp"},
+			[]string{"line 3: dhcp-range=192.168.1.50,192.168.1.150,12h hands out addresses: that is pixie's full DHCP mode"}},
+		{"custom boot file and DNS", "port=53\ndhcp-boot=pxelinux.0\ndhcp-option=3,192.168.1.1\nserver=8.8.8.8\n", []string{},
+			[]string{"line 1: port=53: pixie serves no DNS", "pxelinux.0 is not carried over", "line 3: dhcp-option=3,192.168.1.1: not carried over", "line 4: server=8.8.8.8: not carried over"}},
+	} {
+		got := Dnsmasq(tc.conf)
+		if diff := cmp.Diff(tc.flags, got.Flags); diff != "" {
+			t.Errorf("%s: flags (-want +got):\n%s", tc.name, diff)
+		}
+		notes := strings.Join(got.Notes, "\n")
+		for _, n := range tc.notes {
+			if !strings.Contains(notes, n) {
+				t.Errorf("%s: notes lack %q:\n%s", tc.name, n, notes)
+			}
+		}
+	}
+}
