@@ -5,7 +5,9 @@
 // depends on nothing inside the daemon: its types mirror the store's, and the
 // daemon's control server converts between the two. A client built from it
 // can only do what the daemon's HTTP endpoints allow, and none of them reads
-// or serves a host path the caller names.
+// or serves a host path the caller names (the one exception, an import's
+// --link, hard-links only a file whose SHA-256 the caller sent after reading
+// it itself: see package importer).
 //
 // The wire protocol is plain HTTP/1.1 with JSON bodies under /v1/:
 //
@@ -26,6 +28,8 @@
 //	GET    /v1/pulls                        []Pull: running and recently ended
 //	GET    /v1/pulls/{id or image}          Pull
 //	DELETE /v1/pulls/{id or image}          Pull, cancelled
+//	POST   /v1/import/plan                  ImportPlan: what an import of the request's tree would do (nothing changes)
+//	POST   /v1/import                       ImportPlan, applied: multipart, the ImportRequest then the assets it copies
 //	GET    /v1/images                       []Image
 //	DELETE /v1/images/{id}                  204 (409 "in_use" while it is being pulled)
 //	GET    /v1/boots                        []BootSummary, newest first (?limit=N)
