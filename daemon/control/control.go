@@ -9,7 +9,11 @@
 // second of two locks, not the only one.
 //
 // The API names machines and profiles, never host paths: a caller cannot
-// make the daemon read or serve a file it chooses.
+// make the daemon read or serve a file it chooses. The one exception is an
+// import's --link, which hard-links a file of the caller's tree only when
+// its content is what the caller hashed after reading it with its own
+// permissions (importfiles.go), and answers alike for a missing file, a
+// link and other content.
 package control
 
 import (
