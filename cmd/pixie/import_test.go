@@ -441,3 +441,35 @@ func TestImportAssetChangedInFlight(t *testing.T) {
 		t.Errorf("staging left behind: %v", leftovers)
 	}
 }
+
+// --link makes the daemon open a path of the caller's tree: it must answer
+// alike for a file that is there with other content (one the caller could
+// not read, say) and one that is not, so nobody probes the host with it.
+func TestImportLinkRevealsNothing(t *testing.T) {
+	d := startDaemon(t)
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "assets"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "assets", "secret"), []byte("root's secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := api.NewClient(d.Socket)
+	try := func(asset string) string {
+		req := api.ImportRequest{Source: api.ImportMatchbox, Root: dir, Link: true,
+			Files:  []api.ImportFile{{Path: "profiles/p.json", Content: `{"id": "p", "boot": {"kernel": "/assets/` + asset + `"}}`}},
+			Assets: []api.ImportAsset{{Path: "assets/" + asset, Size: 14, SHA256: strings.Repeat("ab", 32)}}}
+		_, err := c.ApplyImport(t.Context(), req, nil, nil)
+		if err == nil {
+			t.Fatalf("--link of %s with a made-up hash succeeded", asset)
+		}
+		return strings.ReplaceAll(err.Error(), asset, "FILE")
+	}
+	there, missing := try("secret"), try("nothing-here")
+	if there != missing || !strings.Contains(there, "is not, for the daemon, the regular file you read") {
+		t.Errorf("--link answers differ:\n  present: %s\n  missing: %s", there, missing)
+	}
+	if ps, _ := d.Store.Profiles(t.Context()); len(ps) != 1 {
+		t.Errorf("a refused --link left %d profiles", len(ps))
+	}
+}
