@@ -11,8 +11,11 @@ import (
 	"github.com/pixie-boot/pixie/internal/testnet"
 )
 
-// macImported is the machine a matchbox group names in TestImportMatchboxBoots.
-const macImported = "52:54:00:e2:17:01"
+// The machines matchbox groups name in TestImportMatchboxBoots.
+const (
+	macImported     = "52:54:00:e2:17:01" // SeaBIOS with the NIC's iPXE ROM
+	macImportedUEFI = "52:54:00:e2:17:02" // OVMF's own PXE client, then ipxe.efi
+)
 
 // TestImportMatchboxBoots moves a matchbox data directory into a running
 // pixie with `pixie import matchbox` and boots the imported machine: a
@@ -21,8 +24,8 @@ const macImported = "52:54:00:e2:17:01"
 // arguments, the old server's Ignition URL), a Butane template in
 // matchbox's names (.mac, the group's metadata, .ssh_authorized_keys), a
 // MAC-only group for the VM, a group with one more label and a default
-// group. The VM (SeaBIOS with the NIC's iPXE ROM) network-boots the
-// imported profile, Ignition fetches the translated config from pixie's
+// group. Two VMs (SeaBIOS with the NIC's iPXE ROM; OVMF's own PXE client
+// loading ipxe.efi over TFTP) network-boot the imported profile, Ignition fetches the translated config from pixie's
 // {{.IgnitionURL}} and applies it, and the test checks what Ignition wrote:
 // what matchbox's rules say the machine's group gives it.
 func TestImportMatchboxBoots(t *testing.T) {
@@ -85,6 +88,9 @@ storage:
 		"groups/node.json": `{"id": "node", "profile": "debian-ignition", "selector": {"mac": "` + macImported + `"},
   "metadata": {"node_name": "imported-node", "rack": "r2", "ssh_authorized_keys": ["` + key + `"]}}
 `,
+		"groups/node-uefi.json": `{"id": "node-uefi", "profile": "debian-ignition", "selector": {"mac": "` + macImportedUEFI + `"},
+  "metadata": {"node_name": "imported-uefi", "rack": "r3", "ssh_authorized_keys": ["` + key + `"]}}
+`,
 		"groups/node-installed.json": `{"id": "node-installed", "profile": "debian-ignition", "selector": {"mac": "` + macImported + `", "os": "installed"}}
 `,
 		"groups/default.json": `{"id": "default", "profile": "debian-ignition", "metadata": {"node_name": "unknown", "rack": "none", "ssh_authorized_keys": []}}
@@ -103,20 +109,37 @@ storage:
 		t.Errorf("a second import changed something:\n%s", again)
 	}
 
-	res := p.bootWith(t, testnet.VMOptions{Firmware: testnet.BIOS, MAC: macImported, Timeout: 240 * time.Second, StopOn: ignitionStops()})
-	t.Logf("SeaBIOS boot of the imported profile to Ignition applied: %s", res)
-	rep := ignitionApplied(t, res)
-	cmdline, _ := markerValue(res.Log, testnet.MarkerCmdline)
-	if strings.Contains(cmdline, "initrd=main") || !strings.Contains(cmdline, "initrd=ignition-initrd.img") ||
-		!strings.Contains(cmdline, "ignition.config.url="+p.URL()+"/ignition?mac=52-54-00-e2-17-01") {
-		t.Errorf("kernel command line %q: want pixie's initrd name and Ignition URL in place of matchbox's", cmdline)
-	}
-	rep.wantFile(t, "/etc/hostname", "0644", "imported-node")
-	rep.wantFile(t, "/etc/matchbox-import", "0644", "mac="+macImported+" rack=r2")
-	if got := rep.one(t, testnet.MarkerIgnSSHKey); got != "core "+key {
-		t.Errorf("authorized key %q, want core %s (the group's metadata)", got, key)
-	}
-	es := p.Timeline(t, macImported)
-	checkTimeline(t, p, macImported, 0, []string{"dhcp", "script", "kernel", "initrd", "ignition"}, nil)
-	t.Logf("imported matchbox machine, Ignition applied %s", phases(res, es))
+	// Side by side, one TCG vCPU each. On UEFI, ipxe.efi's kernel finds
+	// its initramfs only by the initrd= name pixie puts in place of
+	// matchbox's initrd=main.
+	t.Run("boots", func(t *testing.T) {
+		for _, vm := range []struct {
+			name, mac, node, rack string
+			fw                    testnet.Firmware
+		}{
+			{"bios", macImported, "imported-node", "r2", testnet.BIOS},
+			{"uefi", macImportedUEFI, "imported-uefi", "r3", testnet.UEFI},
+		} {
+			t.Run(vm.name, func(t *testing.T) {
+				t.Parallel()
+				res := p.bootWith(t, testnet.VMOptions{Firmware: vm.fw, MAC: vm.mac, Timeout: 300 * time.Second, StopOn: ignitionStops()})
+				t.Logf("%s boot of the imported profile to Ignition applied: %s", vm.name, res)
+				rep := ignitionApplied(t, res)
+				hyph := strings.ReplaceAll(vm.mac, ":", "-")
+				cmdline, _ := markerValue(res.Log, testnet.MarkerCmdline)
+				if strings.Contains(cmdline, "initrd=main") || !strings.Contains(cmdline, "initrd=ignition-initrd.img") ||
+					!strings.Contains(cmdline, "ignition.config.url="+p.URL()+"/ignition?mac="+hyph) {
+					t.Errorf("kernel command line %q: want pixie's initrd name and Ignition URL in place of matchbox's", cmdline)
+				}
+				rep.wantFile(t, "/etc/hostname", "0644", vm.node)
+				rep.wantFile(t, "/etc/matchbox-import", "0644", "mac="+vm.mac+" rack="+vm.rack)
+				if got := rep.one(t, testnet.MarkerIgnSSHKey); got != "core "+key {
+					t.Errorf("authorized key %q, want core %s (the group's metadata)", got, key)
+				}
+				es := p.Timeline(t, vm.mac)
+				checkTimeline(t, p, vm.mac, 0, []string{"dhcp", "script", "kernel", "initrd", "ignition"}, nil)
+				t.Logf("imported matchbox machine (%s), Ignition applied %s", vm.name, phases(res, es))
+			})
+		}
+	})
 }
