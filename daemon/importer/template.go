@@ -126,7 +126,7 @@ func (t *translator) pipe(p *parse.PipeNode, dot bool) {
 }
 
 func (t *translator) command(c *parse.CommandNode, dot bool) {
-	for i, a := range c.Args {
+	for _, a := range c.Args {
 		switch a := a.(type) {
 		case *parse.FieldNode:
 			if !dot {
@@ -159,7 +159,6 @@ func (t *translator) command(c *parse.CommandNode, dot bool) {
 		case *parse.PipeNode:
 			t.pipe(a, dot)
 		}
-		_ = i
 	}
 }
 
