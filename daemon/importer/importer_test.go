@@ -291,7 +291,7 @@ func TestRerunAndReplace(t *testing.T) {
 	}
 }
 
-func TestSeedProfileReplaced(t *testing.T) {
+func TestEditedFirstTimeKept(t *testing.T) {
 	ex := Existing{Profiles: map[string]store.Profile{}, DefaultProfile: store.DefaultProfileName}
 	seed := store.Profile{Name: store.DefaultProfileName, Kernel: "first-time/vmlinuz", Ignition: "x"}
 	ex.Profiles[seed.Name] = seed
