@@ -297,7 +297,7 @@ func Make(req api.ImportRequest, ex Existing) (Plan, error) {
 	if req.Dnsmasq != nil {
 		plan.Serve = Dnsmasq(req.Dnsmasq.Content)
 		pl.rows = append(pl.rows, rowT{Kind: "dnsmasq", Name: path.Base(req.Dnsmasq.Path), From: req.Dnsmasq.Path, Status: api.ImportImported,
-			Changes: []string{"start pixie with: pixie serve " + strings.Join(plan.Serve.Flags, " ")}})
+			Changes: []string{"read: start pixie with `sudo pixie serve " + strings.Join(plan.Serve.Flags, " ") + "` (see the notes below the table)"}})
 	}
 	// The summary reads by kind, in the order a person checks them.
 	order := map[string]int{"profile": 0, "machine": 1, "default": 2, "group": 3, "asset": 4, "config": 5, "dnsmasq": 6}
