@@ -17,7 +17,7 @@ import (
 // allocated once per transfer (2 × window × (4 + blksize) bytes, bounded
 // by maxWindowBytes); nothing is allocated per block.
 type session struct {
-	c       *udpConn
+	c       transferConn
 	src     io.Reader
 	p       params
 	timeout time.Duration
@@ -51,7 +51,7 @@ func (e clientError) Error() string {
 	return fmt.Sprintf("client sent error %d %q", e.code, e.msg)
 }
 
-func newSession(c *udpConn, src io.Reader, p params, timeout time.Duration, retries int) *session {
+func newSession(c transferConn, src io.Reader, p params, timeout time.Duration, retries int) *session {
 	nslots := 2 * p.window
 	return &session{
 		c: c, src: src, p: p, timeout: timeout, retries: retries,

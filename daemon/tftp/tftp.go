@@ -39,10 +39,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"strconv"
 	"time"
 
 	"sync"
+	"sync/atomic"
 
 	"github.com/pixie-boot/pixie/daemon/events"
 	"github.com/pixie-boot/pixie/daemon/firmware"
@@ -122,9 +124,12 @@ type Deps struct {
 
 // Server is a read-only TFTP server. Create it with New.
 type Server struct {
-	cfg   Config
-	deps  Deps
-	watch *grubWatch
+	cfg    Config
+	deps   Deps
+	watch  *grubWatch
+	active atomic.Int32 // transfers in progress
+	// blockingMax is how many transfers at once read in blocking mode.
+	blockingMax int32
 }
 
 // Counter names; see the package documentation.
@@ -153,7 +158,7 @@ func New(cfg Config, deps Deps) *Server {
 	if cfg.GRUBConfigWait <= 0 {
 		cfg.GRUBConfigWait = 60 * time.Second
 	}
-	s := &Server{cfg: cfg, deps: deps}
+	s := &Server{cfg: cfg, deps: deps, blockingMax: int32(max(1, runtime.GOMAXPROCS(0)/2))}
 	s.watch = newGRUBWatch(cfg.GRUBConfigWait, s.grubNeverAsked)
 	return s
 }
@@ -212,10 +217,23 @@ func (s *Server) ServeConn(ctx context.Context, conn net.PacketConn) error {
 // transfer ID).
 func (s *Server) handle(ctx context.Context, req request, in incoming) {
 	timeout := s.timeout()
-	c, err := dialTransfer(in.local, in.from, min(timeout, recvSlice))
+	// A transfer that has a processor to itself waits for its ACKs in
+	// a blocking read; with more transfers than that, blocked threads
+	// would hand processors back and forth on every ACK, and the
+	// netpoller, which wakes many waiters at once, costs less (bench/
+	// tftp.sh: server CPU time per case).
+	blocking := s.active.Add(1) <= s.blockingMax
+	defer s.active.Add(-1)
+	dial := func(l net.IP) (transferConn, error) {
+		if blocking {
+			return dialBlocking(l, in.from, min(timeout, recvSlice))
+		}
+		return dialPoll(l, in.from, min(timeout, recvSlice))
+	}
+	c, err := dial(in.local)
 	if err != nil && in.local != nil {
 		// sent to an address we cannot send from (a subnet broadcast)
-		c, err = dialTransfer(nil, in.from, min(timeout, recvSlice))
+		c, err = dial(nil)
 	}
 	if err != nil {
 		s.deps.Counters.Inc(counterError)
@@ -266,7 +284,7 @@ var (
 )
 
 // read serves one read request on c.
-func (s *Server) read(ctx context.Context, c *udpConn, req request, in incoming) {
+func (s *Server) read(ctx context.Context, c transferConn, req request, in incoming) {
 	start := time.Now()
 	ip := in.from.IP
 	mac := s.macFor(ip)
@@ -349,7 +367,7 @@ func (s *Server) openFailed(log *slog.Logger, name string, err error) *wireError
 
 // refuseWrite answers every write request: pixie never accepts files over
 // the network.
-func (s *Server) refuseWrite(c *udpConn, name string, ip net.IP) {
+func (s *Server) refuseWrite(c transferConn, name string, ip net.IP) {
 	s.deps.Counters.Inc(counterWriteRefused)
 	s.deps.Log.Warn("TFTP write request refused", "mac", s.macFor(ip), "ip", ip.String(), "file", quote(name))
 	_ = c.send(errorPacket(errReadOnly.code, errReadOnly.msg)) // best effort

@@ -26,7 +26,7 @@ type sendable struct {
 
 // send transfers one file, then logs, counts and records how it went. It
 // reports whether the whole file was sent.
-func (s *Server) send(ctx context.Context, log *slog.Logger, c *udpConn, req request, in incoming, start time.Time, f sendable) bool {
+func (s *Server) send(ctx context.Context, log *slog.Logger, c transferConn, req request, in incoming, start time.Time, f sendable) bool {
 	var src io.Reader = &transferReader{ctx: ctx, r: f.r}
 	size := f.size
 	if req.mode == "netascii" {

@@ -3,6 +3,7 @@ package tftp
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -153,5 +154,43 @@ func TestAtftpWindowsize(t *testing.T) {
 	recs := e.logs.find("TFTP transfer complete")
 	if len(recs) != 3 || recs[0].attrs["windowsize"] != "16" {
 		t.Errorf("transfer logs %+v; want the first with windowsize 16", recs)
+	}
+}
+
+// TestConcurrentTransfers runs transfers side by side, in blocking reads
+// (as many as the server allows) and through the netpoller beyond that,
+// and with every transfer on the netpoller.
+func TestConcurrentTransfers(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		blockingMax int32
+	}{{"default", -1}, {"netpoller only", 0}, {"blocking only", 64}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dataDir, _, files := fakeFirmware(t)
+			e := startWith(t, firmware.New(dataDir, nil, nil), nil, Config{}, func(s *Server) {
+				if tc.blockingMax >= 0 {
+					s.blockingMax = tc.blockingMax
+				}
+			})
+			e.files = files
+			const clients = 12
+			errs := make(chan error, clients)
+			for i := range clients {
+				go func() {
+					name := []string{"ipxe.efi", "undionly.kpxe", "snponly.efi"}[i%3]
+					got, _, err := get(e.client(t, 1468, true), name)
+					if err == nil && !bytes.Equal(got, files[name]) {
+						err = fmt.Errorf("%s: got %d bytes, want %d", name, len(got), len(files[name]))
+					}
+					errs <- err
+				}()
+			}
+			for range clients {
+				if err := <-errs; err != nil {
+					t.Error(err)
+				}
+			}
+			e.waitCounter(t, counterSent, clients)
+		})
 	}
 }

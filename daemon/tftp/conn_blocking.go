@@ -10,26 +10,35 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// udpConn is one transfer's socket: bound to the address the request came
-// to, connected to the client (the kernel drops packets from any other
-// address or port, RFC 1350's TID check), in blocking mode with a receive
-// timeout.
+// transferConn is one transfer's socket: bound to the address the request
+// came to and connected to the client, so the kernel drops packets from
+// any other address or port (RFC 1350's transfer ID check) and reports a
+// closed client port. recv returns errWait when its slice of the timeout
+// passed without a packet.
+type transferConn interface {
+	send(p []byte) error
+	recv(p []byte) (int, error)
+	close() error
+}
+
+// udpConn is a transfer socket in blocking mode with a receive timeout.
 //
-// Blocking on purpose: a lock-step transfer waits for one ACK per block,
-// and through Go's netpoller each wait is a failed read, a park, an epoll
-// wake-up and a second read. A blocking read is one system call that
-// returns when the ACK arrives, which is what in.tftpd does. The goroutine
-// holds its thread only while it waits, and the runtime gives the thread's
-// processor to other goroutines meanwhile.
+// A lock-step transfer waits for one ACK per block, and through Go's
+// netpoller each wait is a failed read, a park, an epoll wake-up and a
+// second read, with the scheduler in between. A blocking read is one
+// system call that returns when the ACK arrives, which is what in.tftpd
+// does. The goroutine holds its thread while it waits; the runtime hands
+// the thread's processor to other goroutines meanwhile. That hand-off is
+// what makes it costly with many transfers at once: see Server.handle.
 type udpConn struct{ fd int }
 
 // errWait is a receive that ended with no packet after the socket's
 // timeout slice.
 var errWait = errors.New("no packet yet")
 
-// dialTransfer opens a transfer socket from local (any address when nil)
+// dialBlocking opens a transfer socket from local (any address when nil)
 // to remote. A receive waits at most slice.
-func dialTransfer(local net.IP, remote *net.UDPAddr, slice time.Duration) (*udpConn, error) {
+func dialBlocking(local net.IP, remote *net.UDPAddr, slice time.Duration) (*udpConn, error) {
 	r4 := remote.IP.To4()
 	if r4 == nil {
 		return nil, fmt.Errorf("client address %s is not IPv4", remote.IP)
