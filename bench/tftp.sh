@@ -159,6 +159,7 @@ atftp_case() {
 
 # Peak memory is measured from here on.
 pixie_start=$(status_kb "$PIXIE_PID" VmRSS)
+pixie_start_split="$(status_kb "$PIXIE_PID" RssAnon) kB anonymous, $(status_kb "$PIXIE_PID" RssFile) kB file-backed"
 echo 5 >"/proc/$PIXIE_PID/clear_refs"
 echo 5 >"/proc/$TFTPD_PID/clear_refs"
 sample_tree "$TFTPD_PID" "$WORK/tftpd.rss" &
@@ -203,6 +204,7 @@ done
 touch "$WORK/tftpd.rss.stop" "$WORK/pixie.rss.stop"
 wait "$SAMPLER" "$SAMPLER2" 2>/dev/null || true
 pixie_hwm=$(status_kb "$PIXIE_PID" VmHWM)
+pixie_end_split="$(status_kb "$PIXIE_PID" RssAnon) kB anonymous, $(status_kb "$PIXIE_PID" RssFile) kB file-backed, $(ls /proc/"$PIXIE_PID"/task | wc -l) threads"
 tftpd_hwm=$(status_kb "$TFTPD_PID" VmHWM)
 tftpd_tree=$(cat "$WORK/tftpd.rss" 2>/dev/null || echo 0)
 pixie_pss=$(cat "$WORK/pixie.rss" 2>/dev/null || echo 0)
@@ -231,7 +233,7 @@ table=$(
 	echo "Windowed vs in.tftpd time: $(ratio "$(med "${T[pixie.w]}")" "$(med "${T[tftpd.w]}")"); pixie windowsize $WINDOW vs 1: $(ratio "$(med "${T[pixie.w]}")" "$(med "${T[pixie1.w]}")"). Each atftp run is a process start per file."
 	echo
 	mb() { awk -v k="$1" 'BEGIN {printf "%.1f", k/1024}'; }
-	echo "Peak memory during all TFTP runs: pixie $(mb "$pixie_hwm") MB RSS (VmHWM; $(mb "$pixie_start") MB before the first run), $(mb "$pixie_pss") MB PSS (sampled); in.tftpd daemon $(mb "$tftpd_hwm") MB RSS (VmHWM), with its per-transfer children $(mb "$tftpd_tree") MB PSS at most (sum, sampled every 50 ms). CPU: $cpu_how."
+	echo "Peak memory during all TFTP runs: pixie $(mb "$pixie_hwm") MB RSS (VmHWM; $(mb "$pixie_start") MB before the first run), $(mb "$pixie_pss") MB PSS (sampled); in.tftpd daemon $(mb "$tftpd_hwm") MB RSS (VmHWM), with its per-transfer children $(mb "$tftpd_tree") MB PSS at most (sum, sampled every 50 ms). CPU: $cpu_how. pixie's RSS before the runs: $pixie_start_split; after: $pixie_end_split."
 	echo
 	echo "Files: $sizes median of $RUNS runs, alternating. A time ratio below 1 means pixie is faster."
 )
