@@ -22,7 +22,9 @@
 # the server is up); in.tftpd's daemon VmHWM and, as it forks a process
 # per transfer, the highest sum of VmRSS over the daemon and its children,
 # sampled every 50 ms.
-# Env: QUICK=1, RUNS, CLIENTS ("1 10 50"), WINDOW (8), PIXIE_BIN, RESULTS.
+# PIN=N runs both servers on CPU N only (taskset; Go then sees one CPU),
+# as a busy or small machine would; the clients stay free.
+# Env: QUICK=1, RUNS, CLIENTS ("1 10 50"), WINDOW (8), PIN, PIXIE_BIN, RESULTS.
 source "$(dirname "$0")/lib.sh"
 
 if [ "$QUICK" = 1 ]; then RUNS=${RUNS:-1}; else RUNS=${RUNS:-3}; fi
@@ -112,10 +114,22 @@ tftp_cleanup() {
 trap tftp_cleanup EXIT INT TERM
 make_work
 PIXIE=$(pixie_bin)
+PIXIE_REAL=$PIXIE
+PINNED=()
+if [ -n "${PIN:-}" ]; then
+	need taskset util-linux
+	PINNED=(taskset -c "$PIN")
+fi
 PXLOAD=$(helper_bin)
 setup_net
 
 mkdir -p "$WORK/data" "$WORK/tftp"
+if [ -n "${PIN:-}" ]; then
+	# start_pixie runs one command: a wrapper that execs, so the pid stays pixie's
+	printf '#!/bin/sh\nexec taskset -c %s %s "$@"\n' "$PIN" "$PIXIE_REAL" >"$WORK/pixie-pinned"
+	chmod +x "$WORK/pixie-pinned"
+	PIXIE=$WORK/pixie-pinned
+fi
 start_pixie "$WORK/data"
 for f in ${FILES//,/ }; do
 	in_ns "$NS_CLI" curl -sf -o "$WORK/tftp/$f" "http://$PIX_IP:8080/firmware/$f" || die "pixie does not serve $f"
@@ -123,11 +137,11 @@ done
 chmod -R a+rX "$WORK/tftp"
 sizes=$(for f in ${FILES//,/ }; do printf '%s %s bytes; ' "$f" "$(stat -c %s "$WORK/tftp/$f")"; done)
 
-bg "$NS_REF" "$WORK/tftpd.log" in.tftpd -L -a "$REF_IP:69" -u root -s "$WORK/tftp"
+bg "$NS_REF" "$WORK/tftpd.log" "${PINNED[@]}" in.tftpd -L -a "$REF_IP:69" -u root -s "$WORK/tftp"
 TFTPD_PID=$LAST_PID
 sleep 0.3
 [ "$(cat /proc/$TFTPD_PID/comm)" = in.tftpd ] || die "in.tftpd is not process $TFTPD_PID"
-[ "$(cat /proc/$PIXIE_PID/comm)" = "$(basename "$PIXIE" | cut -c1-15)" ] || die "pixie is not process $PIXIE_PID"
+[ "$(cat /proc/$PIXIE_PID/comm)" = "$(basename "$PIXIE_REAL" | cut -c1-15)" ] || die "pixie is not process $PIXIE_PID"
 cg_join pix "$PIXIE_PID"
 cg_join ref "$TFTPD_PID"
 
@@ -235,6 +249,7 @@ table=$(
 	mb() { awk -v k="$1" 'BEGIN {printf "%.1f", k/1024}'; }
 	echo "Peak memory during all TFTP runs: pixie $(mb "$pixie_hwm") MB RSS (VmHWM; $(mb "$pixie_start") MB before the first run), $(mb "$pixie_pss") MB PSS (sampled); in.tftpd daemon $(mb "$tftpd_hwm") MB RSS (VmHWM), with its per-transfer children $(mb "$tftpd_tree") MB PSS at most (sum, sampled every 50 ms). CPU: $cpu_how. pixie's RSS before the runs: $pixie_start_split; after: $pixie_end_split."
 	echo
+	[ -n "${PIN:-}" ] && echo "Both servers pinned to CPU $PIN (taskset)."
 	echo "Files: $sizes median of $RUNS runs, alternating. A time ratio below 1 means pixie is faster."
 )
 echo
