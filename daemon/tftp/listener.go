@@ -18,6 +18,8 @@ type incoming struct {
 	// mtuBlksize is the largest block that fits the interface the
 	// request came in on (0: unknown).
 	mtuBlksize int
+	// release, when set, is called once the transfer's packets are done.
+	release func()
 }
 
 // listener reads requests from the server socket with the control

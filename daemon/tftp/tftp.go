@@ -222,8 +222,12 @@ func (s *Server) handle(ctx context.Context, req request, in incoming) {
 	// would hand processors back and forth on every ACK, and the
 	// netpoller, which wakes many waiters at once, costs less (bench/
 	// tftp.sh: server CPU time per case).
+	// A client fetching files one after the other sends its next
+	// request as soon as it ACKed the last block: the count drops when
+	// the packets are done, not after the logging and the event.
 	blocking := s.active.Add(1) <= s.blockingMax
-	defer s.active.Add(-1)
+	in.release = sync.OnceFunc(func() { s.active.Add(-1) })
+	defer in.release()
 	dial := func(l net.IP) (transferConn, error) {
 		if blocking {
 			return dialBlocking(l, in.from, min(timeout, recvSlice))

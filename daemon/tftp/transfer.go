@@ -40,6 +40,9 @@ func (s *Server) send(ctx context.Context, log *slog.Logger, c transferConn, req
 		timeout = p.timeout
 	}
 	o := newSession(c, src, p, timeout, s.retries()).run(ctx)
+	if in.release != nil {
+		in.release()
+	}
 	n, err := o.bytes, o.err
 	took := time.Since(start).Round(time.Millisecond)
 	log = log.With("file", f.name, "bytes", n, "duration", took.String(), "source", f.source)
