@@ -142,3 +142,29 @@ func TestNetascii(t *testing.T) {
 		}
 	}
 }
+
+// FuzzRequest: whatever arrives on the server port, parsing does not
+// panic and the negotiated parameters stay within their limits.
+func FuzzRequest(f *testing.F) {
+	f.Add(rawRRQ("ipxe.efi", "blksize", "1468", "tsize", "0", "windowsize", "16"))
+	f.Add(rawRRQ("x", "blksize", "99999999999999999999", "windowsize", "-1", "timeout", "255"))
+	f.Add([]byte{0, 2, 'a', 0, 'b', 0})
+	f.Fuzz(func(t *testing.T, p []byte) {
+		r, err := parseRequest(p)
+		if err != nil {
+			return
+		}
+		for _, mtu := range []int{0, 1468, 65504} {
+			got := negotiate(r, mtu, 1000)
+			if got.blksize < minBlksize || got.blksize > maxBlksize || (mtu > 0 && got.blksize > max(mtu, defaultBlksize)) {
+				t.Fatalf("blksize %d (mtu %d) for %q", got.blksize, mtu, p)
+			}
+			if got.window < 1 || got.window > maxWindow || (got.window > 1 && got.window*got.blksize > maxWindowBytes) {
+				t.Fatalf("window %d × %d for %q", got.window, got.blksize, p)
+			}
+			if got.timeout < 0 || got.timeout > maxTimeoutSecs*time.Second {
+				t.Fatalf("timeout %s for %q", got.timeout, p)
+			}
+		}
+	})
+}
