@@ -27,6 +27,7 @@
 //	tftp.error          the file exists but could not be read
 //	tftp.write_refused  a write request (the server is read-only)
 //	tftp.bad_packet     a packet on the server port that is no request
+//	tftp.busy           a request dropped: maxTransfers in progress
 //
 // Refusals carry the RFC 1350 error code: 1 file not found, 2 access
 // violation (traversal, writes), 0 for a file that cannot be read.
@@ -128,8 +129,9 @@ type Server struct {
 	deps   Deps
 	watch  *grubWatch
 	active atomic.Int32 // transfers in progress
-	// blockingMax is how many transfers at once read in blocking mode.
-	blockingMax int32
+	// blockingMax is how many transfers at once read in blocking mode;
+	// maxActive is how many run at once (maxTransfers).
+	blockingMax, maxActive int32
 }
 
 // Counter names; see the package documentation.
@@ -142,6 +144,7 @@ const (
 	counterError        = "tftp.error"
 	counterWriteRefused = "tftp.write_refused"
 	counterBadPacket    = "tftp.bad_packet"
+	counterBusy         = "tftp.busy"
 )
 
 // New returns a server; it does nothing until Serve or ServeConn.
@@ -158,7 +161,7 @@ func New(cfg Config, deps Deps) *Server {
 	if cfg.GRUBConfigWait <= 0 {
 		cfg.GRUBConfigWait = 60 * time.Second
 	}
-	s := &Server{cfg: cfg, deps: deps, blockingMax: int32(max(1, runtime.GOMAXPROCS(0)/2))}
+	s := &Server{cfg: cfg, deps: deps, blockingMax: int32(max(1, runtime.GOMAXPROCS(0)/2)), maxActive: maxTransfers}
 	s.watch = newGRUBWatch(cfg.GRUBConfigWait, s.grubNeverAsked)
 	return s
 }
@@ -205,17 +208,30 @@ func (s *Server) ServeConn(ctx context.Context, conn net.PacketConn) error {
 			s.deps.Log.Debug("TFTP packet ignored", "ip", in.from.IP.String(), "err", err)
 			continue
 		}
+		n := s.active.Add(1)
+		if n > s.maxActive {
+			// A flood of requests must not become a flood of sockets
+			// and goroutines; a real client asks again.
+			s.active.Add(-1)
+			s.deps.Counters.Inc(counterBusy)
+			s.deps.Log.Debug("TFTP request dropped: too many transfers at once", "ip", in.from.IP.String(), "file", quote(req.name), "max", s.maxActive)
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.handle(ctx, req, in)
+			s.handle(ctx, req, in, n)
 		}()
 	}
 }
 
+// maxTransfers bounds the transfers in progress at once.
+const maxTransfers = 2048
+
 // handle answers one request from a socket of its own (RFC 1350's
-// transfer ID).
-func (s *Server) handle(ctx context.Context, req request, in incoming) {
+// transfer ID). It is the nth transfer in progress, already counted in
+// s.active.
+func (s *Server) handle(ctx context.Context, req request, in incoming, n int32) {
 	timeout := s.timeout()
 	// A transfer that has a processor to itself waits for its ACKs in
 	// a blocking read; with more transfers than that, blocked threads
@@ -225,7 +241,7 @@ func (s *Server) handle(ctx context.Context, req request, in incoming) {
 	// A client fetching files one after the other sends its next
 	// request as soon as it ACKed the last block: the count drops when
 	// the packets are done, not after the logging and the event.
-	blocking := s.active.Add(1) <= s.blockingMax
+	blocking := n <= s.blockingMax
 	in.release = sync.OnceFunc(func() { s.active.Add(-1) })
 	defer in.release()
 	dial := func(l net.IP) (transferConn, error) {

@@ -194,3 +194,29 @@ func TestConcurrentTransfers(t *testing.T) {
 		})
 	}
 }
+
+// TestTooManyTransfers: beyond the limit a request is dropped and
+// counted, not answered with another socket.
+func TestTooManyTransfers(t *testing.T) {
+	dataDir, _, _ := fakeFirmware(t)
+	e := startWith(t, firmware.New(dataDir, nil, nil), nil, Config{Timeout: 200 * time.Millisecond, Retries: 2},
+		func(s *Server) { s.maxActive = 1 })
+	stalled := rawClient(t)
+	stalled.WriteToUDP(rawRRQ("ipxe.efi"), e.serverAddr(t))
+	if p, _ := readPacket(t, stalled, 3*time.Second); p == nil || binary.BigEndian.Uint16(p) != opDATA {
+		t.Fatalf("want DATA, got %q", p)
+	} // and never ACKed: the transfer stays in progress for a while
+	second := rawClient(t)
+	second.WriteToUDP(rawRRQ("undionly.kpxe"), e.serverAddr(t))
+	e.waitCounter(t, counterBusy, 1)
+	if p, _ := readPacket(t, second, 100*time.Millisecond); p != nil {
+		t.Errorf("request beyond the limit answered: %q", p)
+	}
+	// Once the stalled transfer gave up (no data acknowledged: counted
+	// as a client that went quiet), requests are served again.
+	e.waitCounter(t, counterTsizeProbe, 1)
+	got, _, err := get(e.client(t, 0, false), "undionly.kpxe")
+	if err != nil || len(got) != 74213 {
+		t.Fatalf("after the limit: %d bytes, %v", len(got), err)
+	}
+}
