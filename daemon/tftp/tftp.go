@@ -1,13 +1,16 @@
 // Package tftp is pixie's read-only TFTP server: it sends the iPXE
 // first-stage file that proxyDHCP pointed a PXE client at, and nothing
-// else. It is built on github.com/pin/tftp/v3, which negotiates the blksize
-// and tsize options (RFC 2348, RFC 2349).
+// else. It speaks RFC 1350 with the option extension (RFC 2347): blksize
+// (RFC 2348, capped to the receiving interface's MTU), tsize and timeout
+// (RFC 2349) and windowsize (RFC 7440, capped at maxWindow blocks and
+// maxWindowBytes). Each transfer gets its own socket, as RFC 1350 intends.
 //
-// Two pin/tftp features stay off on purpose: "anticipate" sends several
-// blocks before waiting for an ACK although the client never negotiated a
-// window (it is not RFC 7440), and single-port mode, which misbehaves with
-// it, pushes every transfer through the one server socket. Each transfer
-// gets its own socket, as RFC 1350 intends.
+// The protocol is pixie's own code rather than github.com/pin/tftp's
+// server: pin/tftp has no RFC 7440 window (its "anticipate" mode sends
+// ahead without the client asking), and a lock-step transfer through Go's
+// netpoller costs more per block than in.tftpd's blocking read (see
+// udpconn.go). The decisions are pure (packet.go, options.go, window.go);
+// session.go does the I/O of one transfer.
 //
 // Every name a client asks for goes through the firmware set
 // (daemon/firmware), which refuses traversal, directories, symlink escapes
@@ -24,10 +27,10 @@
 //	tftp.error          the file exists but could not be read
 //	tftp.write_refused  a write request (the server is read-only)
 //	tftp.bad_packet     a packet on the server port that is no request
+//	tftp.busy           a request dropped: maxTransfers in progress
 //
-// pin/tftp v3.1.0 always sends TFTP error code 1 ("file not found") when a
-// transfer is refused; the message text says "access violation" or "file not
-// found".
+// Refusals carry the RFC 1350 error code: 1 file not found, 2 access
+// violation (traversal, writes), 0 for a file that cannot be read.
 package tftp
 
 import (
@@ -37,11 +40,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"strconv"
 	"time"
 
-	"github.com/pin/tftp/v3"
-	"golang.org/x/net/ipv4"
+	"sync"
+	"sync/atomic"
 
 	"github.com/pixie-boot/pixie/daemon/events"
 	"github.com/pixie-boot/pixie/daemon/firmware"
@@ -121,9 +125,13 @@ type Deps struct {
 
 // Server is a read-only TFTP server. Create it with New.
 type Server struct {
-	cfg   Config
-	deps  Deps
-	watch *grubWatch
+	cfg    Config
+	deps   Deps
+	watch  *grubWatch
+	active atomic.Int32 // transfers in progress
+	// blockingMax is how many transfers at once read in blocking mode;
+	// maxActive is how many run at once (maxTransfers).
+	blockingMax, maxActive int32
 }
 
 // Counter names; see the package documentation.
@@ -136,6 +144,7 @@ const (
 	counterError        = "tftp.error"
 	counterWriteRefused = "tftp.write_refused"
 	counterBadPacket    = "tftp.bad_packet"
+	counterBusy         = "tftp.busy"
 )
 
 // New returns a server; it does nothing until Serve or ServeConn.
@@ -152,7 +161,7 @@ func New(cfg Config, deps Deps) *Server {
 	if cfg.GRUBConfigWait <= 0 {
 		cfg.GRUBConfigWait = 60 * time.Second
 	}
-	s := &Server{cfg: cfg, deps: deps}
+	s := &Server{cfg: cfg, deps: deps, blockingMax: int32(max(1, runtime.GOMAXPROCS(0)/2)), maxActive: maxTransfers}
 	s.watch = newGRUBWatch(cfg.GRUBConfigWait, s.grubNeverAsked)
 	return s
 }
@@ -171,68 +180,139 @@ func (s *Server) Serve(ctx context.Context) error {
 }
 
 // ServeConn serves requests arriving on conn until ctx ends, then closes
-// conn and waits for transfers in progress: those sending data stop at
-// their next block, one waiting for an ACK gives up after its retries. It
-// returns nil when stopped by ctx. Tests pass a loopback conn on port 0
-// and read the port from conn.LocalAddr.
+// conn and waits for transfers in progress, which stop at their next
+// packet or within recvSlice. It returns nil when stopped by ctx. Tests
+// pass a loopback conn on port 0 and read the port from conn.LocalAddr.
 func (s *Server) ServeConn(ctx context.Context, conn net.PacketConn) error {
-	srv := tftp.NewServer(
-		func(name string, rf io.ReaderFrom) error { return s.read(ctx, name, rf) },
-		s.refuseWrite,
-	)
-	srv.SetHook(hook{s})
-	if s.cfg.Timeout > 0 {
-		srv.SetTimeout(s.cfg.Timeout)
-	}
-	if s.cfg.Retries > 0 {
-		srv.SetRetries(s.cfg.Retries)
-	}
-	// pin/tftp caps the block size at the receiving interface's MTU, which
-	// it learns from each request's control message, and falls back to 512
-	// bytes without one. It asks for control messages only once its Serve
-	// runs; asking here, before saying we listen, means a request that
-	// arrives in between is not stuck with 512-byte blocks.
-	if uc, ok := conn.(*net.UDPConn); ok {
-		_ = ipv4.NewPacketConn(uc).SetControlMessage(ipv4.FlagDst|ipv4.FlagInterface, true) // best effort, as in pin/tftp
-	}
+	l := newListener(conn)
 	s.deps.Log.Info("TFTP server listening", "addr", conn.LocalAddr().String())
 
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(conn) }()
-	select {
-	case <-ctx.Done():
-		srv.Shutdown() // closes conn, waits for transfers
-		<-done
-		s.watch.stop()
-		return nil
-	case err := <-done:
-		srv.Shutdown()
-		s.watch.stop()
-		return fmt.Errorf("tftp: %w", err)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer s.watch.stop()
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	buf := make([]byte, maxRequestLength)
+	for {
+		in, err := l.read(buf)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			conn.Close()
+			return fmt.Errorf("tftp: reading requests: %w", err)
+		}
+		req, err := parseRequest(buf[:in.n])
+		if err != nil {
+			s.deps.Counters.Inc(counterBadPacket)
+			s.deps.Log.Debug("TFTP packet ignored", "ip", in.from.IP.String(), "err", err)
+			continue
+		}
+		n := s.active.Add(1)
+		if n > s.maxActive {
+			// A flood of requests must not become a flood of sockets
+			// and goroutines; a real client asks again.
+			s.active.Add(-1)
+			s.deps.Counters.Inc(counterBusy)
+			s.deps.Log.Debug("TFTP request dropped: too many transfers at once", "ip", in.from.IP.String(), "file", quote(req.name), "max", s.maxActive)
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.handle(ctx, req, in, n)
+		}()
 	}
 }
 
-// Errors sent to clients: the text of a TFTP error packet. They say no
-// more than needed; the log has the details.
+// maxTransfers bounds the transfers in progress at once.
+const maxTransfers = 2048
+
+// handle answers one request from a socket of its own (RFC 1350's
+// transfer ID). It is the nth transfer in progress, already counted in
+// s.active.
+func (s *Server) handle(ctx context.Context, req request, in incoming, n int32) {
+	timeout := s.timeout()
+	// A transfer that has a processor to itself waits for its ACKs in
+	// a blocking read; with more transfers than that, blocked threads
+	// would hand processors back and forth on every ACK, and the
+	// netpoller, which wakes many waiters at once, costs less (bench/
+	// tftp.sh: server CPU time per case).
+	// A client fetching files one after the other sends its next
+	// request as soon as it ACKed the last block: the count drops when
+	// the packets are done, not after the logging and the event.
+	blocking := n <= s.blockingMax
+	in.release = sync.OnceFunc(func() { s.active.Add(-1) })
+	defer in.release()
+	dial := func(l net.IP) (transferConn, error) {
+		if blocking {
+			return dialBlocking(l, in.from, min(timeout, recvSlice))
+		}
+		return dialPoll(l, in.from, min(timeout, recvSlice))
+	}
+	c, err := dial(in.local)
+	if err != nil && in.local != nil {
+		// sent to an address we cannot send from (a subnet broadcast)
+		c, err = dial(nil)
+	}
+	if err != nil {
+		s.deps.Counters.Inc(counterError)
+		s.deps.Log.Error("TFTP request not answered: cannot open a socket for it", "mac", s.macFor(in.from.IP), "ip", in.from.IP.String(), "file", quote(req.name), "err", err)
+		return
+	}
+	defer c.close()
+	if req.write {
+		s.refuseWrite(c, req.name, in.from.IP)
+		return
+	}
+	s.read(ctx, c, req, in)
+}
+
+// recvSlice bounds each blocking wait of a transfer, so that one waiting
+// for an ACK notices a shutdown soon.
+const recvSlice = 250 * time.Millisecond
+
+func (s *Server) timeout() time.Duration {
+	if s.cfg.Timeout > 0 {
+		return s.cfg.Timeout
+	}
+	return 5 * time.Second
+}
+
+func (s *Server) retries() int {
+	if s.cfg.Retries > 0 {
+		return s.cfg.Retries
+	}
+	return 5
+}
+
+// wireError is a TFTP error packet's code and text. They say no more
+// than needed; the log has the details.
+type wireError struct {
+	code uint16
+	msg  string
+}
+
+func (e *wireError) Error() string { return e.msg }
+
+// Errors sent to clients.
 var (
-	errAccess   = errors.New("access violation")
-	errNotFound = errors.New("file not found")
-	errInternal = errors.New("cannot read file")
-	errReadOnly = errors.New("access violation: read-only server")
+	errAccess   = &wireError{codeAccess, "access violation"}
+	errNotFound = &wireError{codeNotFound, "file not found"}
+	errInternal = &wireError{codeUndefined, "cannot read file"}
+	errReadOnly = &wireError{codeAccess, "access violation: read-only server"}
 )
 
-// read serves one read request.
-func (s *Server) read(ctx context.Context, name string, rf io.ReaderFrom) error {
+// read serves one read request on c.
+func (s *Server) read(ctx context.Context, c transferConn, req request, in incoming) {
 	start := time.Now()
-	var ip net.IP
-	if ot, ok := rf.(tftp.OutgoingTransfer); ok {
-		ip = ot.RemoteAddr().IP
-	}
+	ip := in.from.IP
 	mac := s.macFor(ip)
 	log := s.deps.Log.With("mac", mac, "ip", ip.String())
+	refuse := func(e *wireError) { _ = c.send(errorPacket(e.code, e.msg)) } // the client may be gone: nothing to do then
 
 	if s.deps.Generated != nil {
-		g, err := s.deps.Generated.OpenGenerated(ctx, name, ip, mac)
+		g, err := s.deps.Generated.OpenGenerated(ctx, req.name, ip, mac)
 		switch {
 		case err == nil:
 			defer g.Content.Close()
@@ -243,27 +323,30 @@ func (s *Server) read(ctx context.Context, name string, rf io.ReaderFrom) error 
 			if g.Config {
 				s.watch.asked(ip.String())
 			}
-			s.send(ctx, log, rf, start, sendable{
+			s.send(ctx, log, c, req, in, start, sendable{
 				r: g.Content, name: g.Name, source: g.Source, size: g.Size,
 				mac: mac, ip: ip, stage: g.Stage, detail: g.Detail,
 			})
-			return nil
+			return
 		case errors.Is(err, ErrProbe):
 			s.deps.Counters.Inc(counterNotFound)
-			log.Debug("TFTP optional file not present (normal)", "file", quote(name))
-			return errNotFound
+			log.Debug("TFTP optional file not present (normal)", "file", quote(req.name))
+			refuse(errNotFound)
+			return
 		case !errors.Is(err, ErrNotGenerated):
 			s.deps.Counters.Inc(counterNotFound)
-			log.Warn("TFTP file not served", "file", quote(name), "err", err)
-			return errNotFound
+			log.Warn("TFTP file not served", "file", quote(req.name), "err", err)
+			refuse(errNotFound)
+			return
 		}
 	}
-	f, err := s.deps.Files.Open(name)
+	f, err := s.deps.Files.Open(req.name)
 	if err != nil {
-		return s.openFailed(log, name, err)
+		refuse(s.openFailed(log, req.name, err))
+		return
 	}
 	defer f.Close()
-	sent := s.send(ctx, log, rf, start, sendable{
+	sent := s.send(ctx, log, c, req, in, start, sendable{
 		r: f, name: f.Name(), source: f.Source(), size: f.Size(), mac: mac, ip: ip,
 		arch: arch(f.Name()), stage: events.StageTFTP,
 		detail:   fmt.Sprintf("%s %%d bytes from %s", f.Name(), f.Source()),
@@ -272,12 +355,11 @@ func (s *Server) read(ctx context.Context, name string, rf io.ReaderFrom) error 
 	if k, _ := firmware.KindOf(f.Name()); sent && k == firmware.KindGRUB {
 		s.watch.fetched(ip.String(), mac, f.Name())
 	}
-	return nil
 }
 
 // openFailed logs and counts a request that cannot be served and returns
-// the error whose text pin/tftp sends to the client.
-func (s *Server) openFailed(log *slog.Logger, name string, err error) error {
+// the error to send to the client.
+func (s *Server) openFailed(log *slog.Logger, name string, err error) *wireError {
 	switch {
 	case errors.Is(err, firmware.ErrRefused):
 		s.deps.Counters.Inc(counterRefused)
@@ -305,14 +387,10 @@ func (s *Server) openFailed(log *slog.Logger, name string, err error) error {
 
 // refuseWrite answers every write request: pixie never accepts files over
 // the network.
-func (s *Server) refuseWrite(name string, wt io.WriterTo) error {
-	var ip net.IP
-	if it, ok := wt.(tftp.IncomingTransfer); ok {
-		ip = it.RemoteAddr().IP
-	}
+func (s *Server) refuseWrite(c transferConn, name string, ip net.IP) {
 	s.deps.Counters.Inc(counterWriteRefused)
 	s.deps.Log.Warn("TFTP write request refused", "mac", s.macFor(ip), "ip", ip.String(), "file", quote(name))
-	return errReadOnly
+	_ = c.send(errorPacket(errReadOnly.code, errReadOnly.msg)) // best effort
 }
 
 func (s *Server) macFor(ip net.IP) string {
@@ -342,18 +420,4 @@ func quote(name string) string {
 		return strconv.Quote(name[:max]) + "… (" + strconv.Itoa(len(name)) + " bytes)"
 	}
 	return strconv.Quote(name)
-}
-
-// hook sees failures pin/tftp has no handler for: packets on the server
-// port that are not a valid request. Transfer outcomes are logged by read.
-type hook struct{ s *Server }
-
-func (hook) OnSuccess(tftp.TransferStats) {}
-
-func (h hook) OnFailure(st tftp.TransferStats, err error) {
-	if st.RemoteAddr != nil {
-		return // a transfer's failure: read or refuseWrite reports it
-	}
-	h.s.deps.Counters.Inc(counterBadPacket)
-	h.s.deps.Log.Debug("TFTP packet ignored", "err", err)
 }

@@ -94,7 +94,7 @@ func (l *logs) find(msg string) []logRecord {
 }
 
 // wait waits for a record with message msg.
-func (l *logs) wait(t *testing.T, msg string) {
+func (l *logs) wait(t testing.TB, msg string) {
 	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); len(l.find(msg)) == 0; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -125,7 +125,7 @@ func randomBytes(n int, seed uint64) []byte {
 
 // fakeFirmware writes small stand-ins for the iPXE files into a data dir's
 // firmware directory, plus a secret outside it and a symlink escaping to it.
-func fakeFirmware(t *testing.T) (dataDir, outside string, files map[string][]byte) {
+func fakeFirmware(t testing.TB) (dataDir, outside string, files map[string][]byte) {
 	t.Helper()
 	base := t.TempDir()
 	dataDir, outside = filepath.Join(base, "data"), filepath.Join(base, "outside")
@@ -158,12 +158,12 @@ func fakeFirmware(t *testing.T) (dataDir, outside string, files map[string][]byt
 	return dataDir, outside, files
 }
 
-func start(t *testing.T, files Files, cfg Config) *env {
+func start(t testing.TB, files Files, cfg Config) *env {
 	t.Helper()
 	return startWith(t, files, nil, cfg)
 }
 
-func startWith(t *testing.T, files Files, gen Generated, cfg Config) *env {
+func startWith(t testing.TB, files Files, gen Generated, cfg Config, tweak ...func(*Server)) *env {
 	t.Helper()
 	e := &env{counters: events.NewCounters(), events: &recorder{}, logs: &logs{}}
 	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
@@ -190,6 +190,9 @@ func startWith(t *testing.T, files Files, gen Generated, cfg Config) *env {
 			return ""
 		},
 	})
+	for _, f := range tweak {
+		f(srv)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.ServeConn(ctx, conn) }()
@@ -348,7 +351,7 @@ func rawRRQ(name string, opts ...string) []byte {
 }
 
 // rawClient is a UDP socket for hand-made packets.
-func rawClient(t *testing.T) *net.UDPConn {
+func rawClient(t testing.TB) *net.UDPConn {
 	t.Helper()
 	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -358,7 +361,7 @@ func rawClient(t *testing.T) *net.UDPConn {
 	return c
 }
 
-func (e *env) serverAddr(t *testing.T) *net.UDPAddr {
+func (e *env) serverAddr(t testing.TB) *net.UDPAddr {
 	a, err := net.ResolveUDPAddr("udp4", e.addr)
 	if err != nil {
 		t.Fatal(err)

@@ -8,8 +8,6 @@ import (
 	"net"
 	"time"
 
-	"github.com/pin/tftp/v3"
-
 	"github.com/pixie-boot/pixie/daemon/events"
 )
 
@@ -28,14 +26,29 @@ type sendable struct {
 
 // send transfers one file, then logs, counts and records how it went. It
 // reports whether the whole file was sent.
-func (s *Server) send(ctx context.Context, log *slog.Logger, rf io.ReaderFrom, start time.Time, f sendable) bool {
-	if ot, ok := rf.(tftp.OutgoingTransfer); ok {
-		ot.SetSize(f.size) // answers the tsize option
+func (s *Server) send(ctx context.Context, log *slog.Logger, c transferConn, req request, in incoming, start time.Time, f sendable) bool {
+	var src io.Reader = &transferReader{ctx: ctx, r: f.r}
+	size := f.size
+	if req.mode == "netascii" {
+		// Line ends change on the wire, so the size on disk is not the
+		// size sent: no tsize.
+		src, size = newNetascii(src), -1
 	}
-	r := &transferReader{ctx: ctx, r: f.r}
-	n, err := rf.ReadFrom(r)
+	p := negotiate(req, in.mtuBlksize, size)
+	timeout := s.timeout()
+	if p.timeout > 0 {
+		timeout = p.timeout
+	}
+	o := newSession(c, src, p, timeout, s.retries()).run(ctx)
+	if in.release != nil {
+		in.release()
+	}
+	n, err := o.bytes, o.err
 	took := time.Since(start).Round(time.Millisecond)
 	log = log.With("file", f.name, "bytes", n, "duration", took.String(), "source", f.source)
+	if p.blksize != defaultBlksize || p.window != 1 {
+		log = log.With("blksize", p.blksize, "windowsize", p.window)
+	}
 	switch {
 	case err == nil:
 		s.deps.Counters.Inc(counterSent)
@@ -47,12 +60,12 @@ func (s *Server) send(ctx context.Context, log *slog.Logger, rf io.ReaderFrom, s
 			}
 			s.record(ctx, events.Event{MAC: f.mac, IP: f.ip.String(), Arch: f.arch, Stage: f.stage, Detail: detail})
 		}
-	case r.err != nil:
+	case o.local != nil:
 		// Our side stopped it: shutdown, or the file could not be read.
 		s.deps.Counters.Inc(counterFailed)
-		log.Warn("TFTP transfer stopped", "err", r.err)
+		log.Warn("TFTP transfer stopped", "err", o.local)
 	case n == 0 && f.size > 0:
-		// The client ended the transfer before the first data block:
+		// The client ended the transfer before acknowledging any data:
 		// the firmware's size probe (tsize, then error 8), or a client
 		// that went quiet after the option ACK. Normal; not an error.
 		s.deps.Counters.Inc(counterTsizeProbe)
@@ -65,26 +78,19 @@ func (s *Server) send(ctx context.Context, log *slog.Logger, rf io.ReaderFrom, s
 			Detail: fmt.Sprintf("TFTP %s broke off after %d of %d bytes: %v", f.name, n, f.size, err),
 		})
 	}
-	// ReadFrom has already told the client about any failure.
 	return err == nil
 }
 
 // transferReader feeds a transfer and stops it when the server shuts
-// down. It is deliberately not an io.Seeker: the size comes from SetSize.
+// down.
 type transferReader struct {
 	ctx context.Context
 	r   io.Reader
-	err error // why the server side stopped, if it did
 }
 
 func (t *transferReader) Read(p []byte) (int, error) {
 	if err := t.ctx.Err(); err != nil {
-		t.err = fmt.Errorf("server shutting down: %w", err)
-		return 0, t.err
+		return 0, fmt.Errorf("%w: %w", errStopped, err)
 	}
-	n, err := t.r.Read(p)
-	if err != nil && err != io.EOF {
-		t.err = err
-	}
-	return n, err
+	return t.r.Read(p)
 }

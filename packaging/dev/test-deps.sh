@@ -13,7 +13,7 @@ set -euo pipefail
 # runc build and run the container image from that root (no registry).
 # chromium, headless in a namespace of its own, drives the dashboard test.
 pkgs=(iproute2 qemu-system-x86 ovmf ipxe ipxe-qemu qemu-system-arm qemu-efi-aarch64 dnsmasq
-      busybox-static tftp-hpa curl cpio kmod linux-image-amd64 gcc dbus-daemon systemd xz-utils
+      busybox-static tftp-hpa atftp curl cpio kmod linux-image-amd64 gcc dbus-daemon systemd xz-utils
       debootstrap systemd-container ignition podman runc chromium)
 here="$(cd "$(dirname "$0")" && pwd)"
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
