@@ -29,6 +29,7 @@ import (
 	"github.com/pixie-boot/pixie/daemon/netif"
 	"github.com/pixie-boot/pixie/daemon/pulls"
 	"github.com/pixie-boot/pixie/daemon/store"
+	"github.com/pixie-boot/pixie/daemon/textpages"
 	"github.com/pixie-boot/pixie/daemon/udpstat"
 )
 
@@ -332,6 +333,14 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		hub.Record(ctx, events.Event{Stage: events.StageServer, Detail: "started, not serving yet: " + problem})
 	}
 
+	// Start-up is over: what it paged in of the executable and will not
+	// run again leaves the resident set (see textpages).
+	if n, err := textpages.Release(); err != nil {
+		log.Debug("could not release start-up pages", "err", err)
+	} else {
+		log.Debug("released start-up pages of the executable", "bytes", n)
+	}
+
 	changes := make(chan netif.State)
 	detect := func() (netif.Choice, error) { return netif.Detect(cfg.Interface, cfg.Address) }
 	g, gctx := errgroup.WithContext(ctx)
@@ -442,3 +451,4 @@ func (a ladderAdapter) SetLoader(mac, loader, step string) {
 }
 
 func (a ladderAdapter) Forget(mac string) { a.b.Forget(mac) }
+
