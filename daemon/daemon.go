@@ -220,7 +220,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		cfg:        cfg,
 		log:        log,
 		hub:        hub,
-		dhcpEvents: hub.Queue(8192, counters),
+		dhcpEvents: hub.Queue(4096, counters),
 		counters:   counters,
 		paused:     paused.Load,
 		fw:         fwImages,
@@ -451,4 +451,3 @@ func (a ladderAdapter) SetLoader(mac, loader, step string) {
 }
 
 func (a ladderAdapter) Forget(mac string) { a.b.Forget(mac) }
-

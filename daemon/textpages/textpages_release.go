@@ -62,6 +62,11 @@ func Release() (int64, error) {
 	// in other folios. Another process running the same binary keeps the
 	// pages it maps.
 	fd := bin.Fd()
+	// Pages of a binary written moments ago (a fresh build) may not be on
+	// disk yet, and the page cache keeps dirty pages: write them first.
+	if err := unix.Fdatasync(int(fd)); err != nil {
+		return 0, fmt.Errorf("write %s out before dropping its cached pages: %w", exe, err)
+	}
 	for range 3 {
 		for _, m := range ms {
 			if _, _, e := syscall.RawSyscall(syscall.SYS_MADVISE, m.start, m.end-m.start, syscall.MADV_DONTNEED); e != 0 {
