@@ -28,6 +28,9 @@ mkdir -p "$WORK/tftp" "$WORK/data"
 
 now_ns() { date +%s%N; }
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+# anon_kb PID: the part of RSS that is the process's own memory (the rest
+# is pages of its executable and libraries, shared with the page cache)
+anon_kb() { awk '/^RssAnon:/ {print $2}' "/proc/$1/status"; }
 
 # first start creates the database; not timed
 start_pixie "$WORK/data"
@@ -50,6 +53,7 @@ for run in $(seq "$RUNS"); do
 	V[pixie.http]+="$(( ($(cat "$WORK/http.t") - t0) / 1000000 )) "
 	sleep 2
 	V[pixie.rss]+="$(rss_kb "$pid") "
+	V[pixie.anon]+="$(anon_kb "$pid") "
 	stop_pid "$pid"
 
 	# dnsmasq
@@ -62,6 +66,7 @@ for run in $(seq "$RUNS"); do
 	V[dnsmasq.offer]+="$(( ($(cat "$WORK/offer.t") - t0) / 1000000 )) "
 	sleep 2
 	V[dnsmasq.rss]+="$(rss_kb "$pid") "
+	V[dnsmasq.anon]+="$(anon_kb "$pid") "
 	stop_pid "$pid"
 	log "  run $run: pixie offer ${V[pixie.offer]}ms http ${V[pixie.http]}ms rss ${V[pixie.rss]}kB; dnsmasq offer ${V[dnsmasq.offer]}ms rss ${V[dnsmasq.rss]}kB"
 done
@@ -75,11 +80,13 @@ dm_libs=$(ldd "$dm" | awk '$3 ~ /^\// {print $3}' | xargs -r stat -L -c %s | awk
 mb() { awk -v b="$1" 'BEGIN { if (b ~ /^[0-9]+$/) printf "%.1f MB", b/1e6; else print b }'; }
 po=$(med "${V[pixie.offer]}"); do_=$(med "${V[dnsmasq.offer]}")
 pr=$(med "${V[pixie.rss]}"); dr=$(med "${V[dnsmasq.rss]}")
+pa=$(med "${V[pixie.anon]}"); da=$(med "${V[dnsmasq.anon]}")
 table=$(
 	echo "| Footprint | pixie | dnsmasq $(dnsmasq -v | awk 'NR==1 {print $3}') | pixie/dnsmasq |"
 	echo "| --- | ---: | ---: | ---: |"
 	echo "| binary size | $(mb "$pix_size") (stripped: $(mb "$pix_strip")) | $(mb "$dm_size") (+ $(mb "$dm_libs") shared libraries) | $(ratio "$pix_size" "$dm_size") |"
 	echo "| idle RSS 2 s after the first answer | $(awk -v k="$pr" 'BEGIN {printf "%.1f MB", k/1024}') | $(awk -v k="$dr" 'BEGIN {printf "%.1f MB", k/1024}') | $(ratio "$pr" "$dr") |"
+	echo "| of which its own memory (RssAnon; the rest is pages of the binary and libraries) | $(awk -v k="$pa" 'BEGIN {printf "%.1f MB", k/1024}') | $(awk -v k="$da" 'BEGIN {printf "%.1f MB", k/1024}') | $(ratio "$pa" "$da") |"
 	echo "| start-up to first proxy OFFER | $po ms | $do_ ms | $(ratio "$po" "$do_") |"
 	echo "| start-up to first 200 on /boot.ipxe | $(med "${V[pixie.http]}") ms | — (no HTTP) | |"
 	echo

@@ -29,6 +29,7 @@ import (
 	"github.com/pixie-boot/pixie/daemon/netif"
 	"github.com/pixie-boot/pixie/daemon/pulls"
 	"github.com/pixie-boot/pixie/daemon/store"
+	"github.com/pixie-boot/pixie/daemon/textpages"
 	"github.com/pixie-boot/pixie/daemon/udpstat"
 )
 
@@ -219,7 +220,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		cfg:        cfg,
 		log:        log,
 		hub:        hub,
-		dhcpEvents: hub.Queue(8192, counters),
+		dhcpEvents: hub.Queue(4096, counters),
 		counters:   counters,
 		paused:     paused.Load,
 		fw:         fwImages,
@@ -330,6 +331,14 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	} else {
 		log.Warn("pixie started, not serving yet", "problem", problem, "data_dir", cfg.DataDir, "socket", cfg.Socket)
 		hub.Record(ctx, events.Event{Stage: events.StageServer, Detail: "started, not serving yet: " + problem})
+	}
+
+	// Start-up is over: what it paged in of the executable and will not
+	// run again leaves the resident set (see textpages).
+	if n, err := textpages.Release(); err != nil {
+		log.Debug("could not release start-up pages", "err", err)
+	} else {
+		log.Debug("released start-up pages of the executable", "bytes", n)
 	}
 
 	changes := make(chan netif.State)
