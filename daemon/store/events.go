@@ -21,12 +21,11 @@ func (s *Store) AddEvent(ctx context.Context, e events.Event) (events.Event, err
 	}
 	s.hotWrites.Lock()
 	defer s.hotWrites.Unlock()
-	res, err := s.db.ExecContext(ctx, `INSERT INTO events(time, mac, ip, arch, stage, detail) VALUES(?, ?, ?, ?, ?, ?)`,
-		e.Time.UnixNano(), e.MAC, e.IP, e.Arch, string(e.Stage), e.Detail)
+	err := s.db.QueryRowContext(ctx, `INSERT INTO events(time, mac, ip, arch, stage, detail) VALUES(?, ?, ?, ?, ?, ?) RETURNING id`,
+		e.Time.UnixNano(), e.MAC, e.IP, e.Arch, string(e.Stage), e.Detail).Scan(&e.ID)
 	if err != nil {
 		return e, diskFull(err)
 	}
-	e.ID, _ = res.LastInsertId()
 	if e.ID%s.trimEveryN == 0 {
 		if err := s.trimEvents(ctx, e.ID); err != nil {
 			return e, fmt.Errorf("trim old events: %w", err)
@@ -49,7 +48,7 @@ func (s *Store) AddEvents(ctx context.Context, es []events.Event) ([]events.Even
 		return es, err
 	}
 	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO events(time, mac, ip, arch, stage, detail) VALUES(?, ?, ?, ?, ?, ?)`)
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO events(time, mac, ip, arch, stage, detail) VALUES(?, ?, ?, ?, ?, ?) RETURNING id`)
 	if err != nil {
 		return es, err
 	}
@@ -59,11 +58,9 @@ func (s *Store) AddEvents(ctx context.Context, es []events.Event) ([]events.Even
 		if e.Time.IsZero() {
 			e.Time = time.Now().UTC()
 		}
-		res, err := stmt.ExecContext(ctx, e.Time.UnixNano(), e.MAC, e.IP, e.Arch, string(e.Stage), e.Detail)
-		if err != nil {
+		if err := stmt.QueryRowContext(ctx, e.Time.UnixNano(), e.MAC, e.IP, e.Arch, string(e.Stage), e.Detail).Scan(&e.ID); err != nil {
 			return es, diskFull(err)
 		}
-		e.ID, _ = res.LastInsertId()
 		out[i] = e
 	}
 	if err := tx.Commit(); err != nil {
@@ -181,7 +178,7 @@ func (s *Store) Timeline(ctx context.Context, mac string, limit int) ([]events.E
 		limit = 200
 	}
 	rows, err := s.db.QueryContext(ctx, `SELECT id, time, mac, ip, arch, stage, detail FROM
-		(SELECT * FROM events WHERE mac = ? ORDER BY id DESC LIMIT ?) ORDER BY id`, norm, limit)
+		(SELECT * FROM events WHERE mac = ? ORDER BY id DESC LIMIT ?) AS newest ORDER BY id`, norm, limit)
 	if err != nil {
 		return nil, err
 	}

@@ -178,7 +178,7 @@ func TestBootTokensFlood(t *testing.T) {
 	}
 	// The newest flood tokens are the ones kept.
 	var oldestKept string
-	if err := st.db.QueryRow(`SELECT mac FROM boot_tokens WHERE mac != ? ORDER BY rowid LIMIT 1`, known).Scan(&oldestKept); err != nil {
+	if err := st.db.QueryRow(`SELECT mac FROM boot_tokens WHERE mac != ? ORDER BY id LIMIT 1`, known).Scan(&oldestKept); err != nil {
 		t.Fatal(err)
 	}
 	if want := fmt.Sprintf("02:00:00:%02x:%02x:%02x", (flood-tokensMax-tokenTrimEvery)>>16&0xff, (flood-tokensMax-tokenTrimEvery)>>8&0xff, (flood-tokensMax-tokenTrimEvery)&0xff); oldestKept < want {
@@ -223,7 +223,7 @@ func TestBootTokensSweptAfterKeep(t *testing.T) {
 	if _, err := st.CheckBootToken(ctx, tok, mac, later); !errors.Is(err, ErrTokenUnknown) {
 		t.Errorf("token past its keep = %v, want ErrTokenUnknown", err)
 	}
-	tx, err := st.db.Begin()
+	tx, err := st.db.BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
