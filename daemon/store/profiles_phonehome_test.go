@@ -97,7 +97,11 @@ func TestMigrationFromV2(t *testing.T) {
 }
 
 func TestProfilePhoneHomeAndVarsValidation(t *testing.T) {
-	s := openTest(t)
+	forEachBackend(t, testProfilePhoneHomeAndVarsValidation)
+}
+
+func testProfilePhoneHomeAndVarsValidation(t *testing.T, b backend) {
+	s := b.open(t)
 	ctx := context.Background()
 	base := Profile{Name: "p", Kernel: "k"}
 	for _, tc := range []struct {

@@ -1,0 +1,75 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestPostgresUnreachableSaysWhatToDo opens databases that cannot be had:
+// a socket directory with no server, and a database that does not exist
+// on a running one. Each error matches ErrUnreachable and says what was
+// tried and what to do.
+func TestPostgresUnreachableSaysWhatToDo(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := Open(ctx, "postgres://pixie@/pixie?host="+t.TempDir()+"&connect_timeout=5")
+	if !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), "check that the server is running") ||
+		!strings.Contains(err.Error(), `database "pixie"`) {
+		t.Errorf("no server: %v; want ErrUnreachable naming the database and what to check", err)
+	}
+
+	u, err := url.Parse(testPG.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/no_such_db"
+	_, err = Open(ctx, u.String())
+	if !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), "does not exist") || !strings.Contains(err.Error(), "createdb") {
+		t.Errorf("missing database: %v; want ErrUnreachable saying to create it", err)
+	}
+
+	_, err = Open(ctx, "postgres://pixie:hunter2@db.example/pixie")
+	if !errors.Is(err, ErrInvalid) || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "--store-password-file") {
+		t.Errorf("inline password: %v; want ErrInvalid, no password shown, how to pass it", err)
+	}
+}
+
+// TestPostgresInstancesMigrateOnce starts several stores at once against
+// one new database, as instances booting together would: the schema is
+// created once (no duplicate-table errors) and seeded once.
+func TestPostgresInstancesMigrateOnce(t *testing.T) {
+	loc := testPG.NewDatabase(t)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	stores := make([]*Store, 4)
+	for i := range stores {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			stores[i], errs[i] = Open(ctx, loc)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("instance %d: %v", i, err)
+		}
+		defer stores[i].Close()
+	}
+	ps, err := stores[0].Profiles(ctx)
+	if err != nil || len(ps) != 1 {
+		t.Fatalf("profiles after concurrent starts: %d, %v; want the one seeded", len(ps), err)
+	}
+	if _, err := stores[1].PutMachine(ctx, Machine{MAC: "52:54:00:00:00:09", Hostname: "shared"}); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := stores[2].Machine(ctx, "52:54:00:00:00:09"); err != nil || m.Hostname != "shared" {
+		t.Errorf("machine written by one instance, read by another: %+v, %v", m, err)
+	}
+}
