@@ -41,6 +41,9 @@ type Event struct {
 	Arch   string    `json:"arch"` // e.g. "bios", "efi-x64", "efi-arm64"
 	Stage  Stage     `json:"stage"`
 	Detail string    `json:"detail"`
+	// Instance names the pixie instance that recorded the event (several
+	// may share one PostgreSQL store); the store fills it in.
+	Instance string `json:"instance,omitempty"`
 }
 
 // Sink persists events. The store implements it.

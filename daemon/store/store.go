@@ -65,6 +65,8 @@ type Store struct {
 	// location is where the database is, for messages: a file path or a
 	// postgres:// URL without its password.
 	location string
+	// instance is this pixie's name, written on its boot events.
+	instance string
 	// eventsMax and eventsMaxAge bound the event table; read from
 	// settings at open. Every trimEveryN inserts the excess is deleted.
 	eventsMax    int64
@@ -93,6 +95,9 @@ type Options struct {
 	// it would show in `ps`): read from a file by the caller. Empty: the
 	// driver's usual sources (PGPASSWORD, ~/.pgpass).
 	Password string
+	// Instance is the name recorded on every boot event this store writes
+	// (an event that names its own instance keeps it).
+	Instance string
 }
 
 // IsPostgres reports whether location names a PostgreSQL database rather
@@ -116,7 +121,7 @@ func OpenWith(ctx context.Context, location string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, location: where, eventsMax: DefaultEventsMax, eventsMaxAge: DefaultEventsMaxAge, trimEveryN: trimEvery, now: time.Now}
+	s := &Store{db: db, location: where, instance: o.Instance, eventsMax: DefaultEventsMax, eventsMaxAge: DefaultEventsMaxAge, trimEveryN: trimEvery, now: time.Now}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("update database schema in %s: %w", where, err)
@@ -163,6 +168,9 @@ func openSQLite(ctx context.Context, path string) (*sqlDB, string, error) {
 // Location says where the database is: a file path, or a postgres:// URL
 // without its password.
 func (s *Store) Location() string { return s.location }
+
+// Instance is the name this store writes on boot events ("" for none).
+func (s *Store) Instance() string { return s.instance }
 
 // Backend names the engine: "sqlite" or "postgres".
 func (s *Store) Backend() string { return s.db.d.name }
@@ -337,6 +345,11 @@ INSERT INTO boot_tokens_new(hash, mac, created_at, expires_at)
 DROP TABLE boot_tokens;
 ALTER TABLE boot_tokens_new RENAME TO boot_tokens;
 CREATE INDEX boot_tokens_mac ON boot_tokens(mac, id);
+`},
+	// 8: the instance that recorded each boot event (several instances
+	// may share one PostgreSQL store); '' for events from before.
+	{sql: `
+ALTER TABLE events ADD COLUMN instance TEXT NOT NULL DEFAULT '';
 `},
 }
 
