@@ -82,6 +82,16 @@ type Config struct {
 	// IgnitionTokenTTL is how long a per-boot token is valid (default 1h).
 	IgnitionTokenTTL time.Duration
 
+	// Store is where the database is: "" for pixie.db in DataDir, else a
+	// postgres:// URL (no password in it) or an SQLite file path.
+	// StorePassword is PostgreSQL's password, read by the caller from a
+	// file or the environment (never a flag).
+	Store         string
+	StorePassword string
+	// Instance is this instance's name, recorded on every boot event it
+	// writes (default: the host name).
+	Instance string
+
 	// EventsMax and EventsMaxAge, when not zero, replace the stored limits
 	// of the boot event table (newest kept).
 	EventsMax    int64
@@ -127,6 +137,26 @@ func (c *Config) fill() {
 	if !c.Supervised {
 		c.Supervised = UnderServiceManager(os.Getenv)
 	}
+	if c.Instance == "" {
+		c.Instance = DefaultInstance()
+	}
+}
+
+// storeLocation is the database Run opens.
+func (c *Config) storeLocation() string {
+	if c.Store != "" {
+		return c.Store
+	}
+	return filepath.Join(c.DataDir, "pixie.db")
+}
+
+// DefaultInstance is an instance's name when none is given: the host's
+// name, else "pixie".
+func DefaultInstance() string {
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "pixie"
 }
 
 // Run serves until ctx is cancelled or a server fails.
@@ -154,7 +184,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "firmware"), 0o755); err != nil {
 		return fmt.Errorf("create data directory %s: %w", cfg.DataDir, err)
 	}
-	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, "pixie.db"))
+	st, err := store.OpenWith(ctx, cfg.storeLocation(), store.Options{Password: cfg.StorePassword, Instance: cfg.Instance})
 	if err != nil {
 		return err
 	}
@@ -390,7 +420,13 @@ func printBanner(cfg Config, state netif.State, problem string, fw *firmware.Set
 			fmt.Fprintf(w, "  firmware   %s\n", r)
 		}
 	}
-	fmt.Fprintf(w, "  data       %s (database pixie.db, images in assets/)\n", cfg.DataDir)
+	if st := cfg.storeLocation(); store.IsPostgres(st) {
+		fmt.Fprintf(w, "  data       %s (images in assets/)   store  %s (instance %s)\n", cfg.DataDir, st, cfg.Instance)
+	} else if cfg.Store != "" {
+		fmt.Fprintf(w, "  data       %s (images in assets/)   database %s\n", cfg.DataDir, st)
+	} else {
+		fmt.Fprintf(w, "  data       %s (database pixie.db, images in assets/)\n", cfg.DataDir)
+	}
 	fmt.Fprintf(w, "  control    %s — try `pixie boots --follow`\n", cfg.Socket)
 	if paused {
 		fmt.Fprintf(w, "  PAUSED: PXE clients are not answered until `pixie resume`\n")
