@@ -26,6 +26,10 @@ type dialect struct {
 	setSchemaVersion func(ctx context.Context, tx *sqlTx, n int) error
 	// integrityCheck is a query returning one row: "ok" when healthy.
 	integrityCheck string
+	// resetIDs moves table's ID generator past the IDs it holds, after
+	// rows were copied in with their IDs (SQLite's AUTOINCREMENT does so
+	// by itself).
+	resetIDs func(ctx context.Context, tx *sqlTx, table string) error
 }
 
 var sqliteDialect = dialect{
@@ -43,6 +47,7 @@ var sqliteDialect = dialect{
 		return err
 	},
 	integrityCheck: "PRAGMA integrity_check",
+	resetIDs:       func(context.Context, *sqlTx, string) error { return nil },
 }
 
 // pgSchemaLock is the advisory lock key migrations hold on PostgreSQL, so
@@ -74,6 +79,11 @@ var postgresDialect = dialect{
 	// PostgreSQL checks its own pages (data checksums, amcheck); what the
 	// store can say is that its schema answers.
 	integrityCheck: `SELECT 'ok' FROM pixie_schema LIMIT 1`,
+	resetIDs: func(ctx context.Context, tx *sqlTx, table string) error {
+		// table is one of copyTables' names, never input.
+		_, err := tx.ExecContext(ctx, `SELECT setval(pg_get_serial_sequence('`+table+`', 'id'), coalesce(max(id), 0) + 1, false) FROM `+table)
+		return err
+	},
 }
 
 // rebindDollar rewrites '?' and '?N' placeholders as PostgreSQL's $N,
@@ -151,6 +161,10 @@ func (db *sqlDB) QueryRowContext(ctx context.Context, q string, args ...any) *sq
 
 func (db *sqlDB) Exec(q string, args ...any) (sql.Result, error) {
 	return db.ExecContext(context.Background(), q, args...)
+}
+
+func (db *sqlDB) Query(q string, args ...any) (*sql.Rows, error) {
+	return db.QueryContext(context.Background(), q, args...)
 }
 
 func (db *sqlDB) QueryRow(q string, args ...any) *sql.Row {
