@@ -110,6 +110,7 @@ with ` + "`pixie machines set`" + `.`,
 		newRestartCmd(c),
 		newDoctorCmd(c),
 		newUICmd(c),
+		newStoreCmd(c),
 	)
 	return root
 }

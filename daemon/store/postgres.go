@@ -100,9 +100,14 @@ func explainConnect(err error, cfg *pgx.ConnConfig, where string) error {
 	return fmt.Errorf("%w: %s: %v: check that the server is running and listens there (listen_addresses, port), and that no firewall is in the way", ErrUnreachable, target, unwrapConnect(err))
 }
 
-// unwrapConnect keeps the innermost reason of a connect error: pgx's
-// message repeats the address the caller already names.
+// unwrapConnect keeps the innermost reason of a connect error ("connect:
+// connection refused"): pgx's message repeats the address the caller
+// already names, once per attempt (TLS, then plain).
 func unwrapConnect(err error) error {
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Err != nil {
+		return oe.Err
+	}
 	var ce *pgconn.ConnectError
 	if errors.As(err, &ce) && ce.Unwrap() != nil {
 		return ce.Unwrap()

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pixie-boot/pixie/internal/pgtest"
 )
 
 // TestPostgresUnreachableSaysWhatToDo opens databases that cannot be had:
@@ -71,5 +73,33 @@ func TestPostgresInstancesMigrateOnce(t *testing.T) {
 	}
 	if m, err := stores[2].Machine(ctx, "52:54:00:00:00:09"); err != nil || m.Hostname != "shared" {
 		t.Errorf("machine written by one instance, read by another: %+v, %v", m, err)
+	}
+}
+
+// TestPostgresPassword logs in as a user that needs a password: without
+// one, or with a wrong one, Open says the login was refused and how to pass
+// it; Options.Password (what --store-password-file reads) logs in.
+func TestPostgresPassword(t *testing.T) {
+	ctx := context.Background()
+	loc := testPG.NewPasswordDatabase(t)
+	t.Setenv("PGPASSWORD", "")
+	t.Setenv("PGPASSFILE", "/nonexistent")
+	for _, pw := range []string{"", "wrong"} {
+		_, err := OpenWith(ctx, loc, Options{Password: pw})
+		if !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), "refused the login") {
+			t.Errorf("password %q: %v; want the login refused", pw, err)
+		}
+		if err != nil && strings.Contains(err.Error(), pgtest.Password) {
+			t.Errorf("the message shows the password: %v", err)
+		}
+		t.Logf("password %q: %v", pw, err)
+	}
+	s, err := OpenWith(ctx, loc, Options{Password: pgtest.Password})
+	if err != nil {
+		t.Fatalf("with the password: %v", err)
+	}
+	defer s.Close()
+	if _, err := s.PutMachine(ctx, Machine{MAC: "52:54:00:00:00:51"}); err != nil {
+		t.Error(err)
 	}
 }

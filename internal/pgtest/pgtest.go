@@ -34,6 +34,13 @@ import (
 // socket, which only the test's user (and root) can reach.
 const superuser = "pixie_test"
 
+// PasswordUser logs in with Password only (scram-sha-256), for tests of
+// how a password reaches the server; every other user is trusted.
+const (
+	PasswordUser = "pixie_pw"
+	Password     = "pixie-test-password"
+)
+
 // dirPrefix names the cluster directories, so a crashed run's leftovers
 // can be told apart and removed.
 const dirPrefix = "pixie-pg-"
@@ -57,6 +64,18 @@ type Cluster struct {
 // PostgreSQL is not installed.
 func (c *Cluster) NewDatabase(t testing.TB) string {
 	t.Helper()
+	return c.newDatabase(t, superuser)
+}
+
+// NewPasswordDatabase is NewDatabase for a database owned by PasswordUser,
+// whose URL works only with Password given beside it.
+func (c *Cluster) NewPasswordDatabase(t testing.TB) string {
+	t.Helper()
+	return c.newDatabase(t, PasswordUser)
+}
+
+func (c *Cluster) newDatabase(t testing.TB, owner string) string {
+	t.Helper()
 	c.once.Do(func() { c.err = c.start() })
 	if c.err != nil {
 		var missing *missingError
@@ -70,7 +89,7 @@ func (c *Cluster) NewDatabase(t testing.TB) string {
 	name := "t_" + hex.EncodeToString(b)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := c.admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+	if _, err := c.admin.ExecContext(ctx, "CREATE DATABASE "+name+" OWNER "+owner); err != nil {
 		t.Fatalf("create test database: %v", err)
 	}
 	t.Cleanup(func() {
@@ -80,12 +99,14 @@ func (c *Cluster) NewDatabase(t testing.TB) string {
 			t.Errorf("drop test database %s: %v", name, err)
 		}
 	})
-	return c.URL(name)
+	return c.userURL(owner, name)
 }
 
 // URL is the postgres:// URL of database name in the cluster.
-func (c *Cluster) URL(name string) string {
-	return fmt.Sprintf("postgres://%s@/%s?host=%s&sslmode=disable", superuser, name, c.dir)
+func (c *Cluster) URL(name string) string { return c.userURL(superuser, name) }
+
+func (c *Cluster) userURL(user, name string) string {
+	return fmt.Sprintf("postgres://%s@/%s?host=%s&sslmode=disable", user, name, c.dir)
 }
 
 // Stop shuts the cluster down and removes its directory. It is safe to
@@ -194,6 +215,15 @@ func (c *Cluster) start() error {
 	if out, err := initdb.CombinedOutput(); err != nil {
 		return fail(fmt.Errorf("initdb: %v: %s", err, out))
 	}
+	hba := "local all " + PasswordUser + " scram-sha-256\nlocal all all trust\n"
+	if err := os.WriteFile(filepath.Join(data, "pg_hba.conf"), []byte(hba), 0o600); err != nil {
+		return fail(err)
+	}
+	if cred != nil {
+		if err := os.Chown(filepath.Join(data, "pg_hba.conf"), int(cred.Uid), int(cred.Gid)); err != nil {
+			return fail(err)
+		}
+	}
 	logf, err := os.Create(filepath.Join(dir, "postgres.log"))
 	if err != nil {
 		return fail(err)
@@ -224,6 +254,13 @@ func (c *Cluster) start() error {
 		err = admin.PingContext(ctx)
 		cancel()
 		if err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			// Password is our own constant: no quoting needed.
+			if _, err := admin.ExecContext(ctx, "CREATE ROLE "+PasswordUser+" LOGIN PASSWORD '"+Password+"'"); err != nil {
+				c.Stop()
+				return fmt.Errorf("create the password user: %v", err)
+			}
 			return nil
 		}
 		select {
