@@ -304,9 +304,21 @@ func formatTimeline(mac string, es []api.Event) string {
 	if len(es) == 0 {
 		return fmt.Sprintf("no boot events recorded for %s: is it set to PXE boot on this network? (`pixie boots` lists the MACs pixie saw)\n", mac)
 	}
+	// Which instance served each step matters only when several share the
+	// store: one instance's timeline looks as it always did.
+	instances := map[string]bool{}
+	for _, e := range es {
+		instances[e.Instance] = true
+	}
 	rows := make([][]string, len(es))
 	for i, e := range es {
 		rows[i] = []string{e.Time.Local().Format("2006-01-02 15:04:05"), e.Stage, orDash(e.IP), orDash(e.Arch), e.Detail}
+		if len(instances) > 1 {
+			rows[i] = append(rows[i][:2], append([]string{orDash(e.Instance)}, rows[i][2:]...)...)
+		}
+	}
+	if len(instances) > 1 {
+		return table([]string{"TIME", "STAGE", "INSTANCE", "IP", "ARCH", "DETAIL"}, rows)
 	}
 	return table([]string{"TIME", "STAGE", "IP", "ARCH", "DETAIL"}, rows)
 }

@@ -162,6 +162,16 @@ func TestFormatEventLineAndTimeline(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("timeline (-want +got):\n%s", diff)
 	}
+	// Two instances served this boot: the timeline says which did what.
+	a, b := e, api.Event{Time: testNow, Stage: "script", Detail: "boot.ipxe", Instance: "boot-b"}
+	a.Instance = "boot-a"
+	want = `TIME                 STAGE   INSTANCE  IP        ARCH     DETAIL
+2025-03-14 15:09:26  tftp    boot-a    10.0.0.5  efi-x64  ipxe.efi
+2025-03-14 15:09:26  script  boot-b    -         -        boot.ipxe
+`
+	if diff := cmp.Diff(want, formatTimeline(e.MAC, []api.Event{a, b})); diff != "" {
+		t.Errorf("timeline of two instances (-want +got):\n%s", diff)
+	}
 	if got := formatTimeline(e.MAC, nil); !strings.HasPrefix(got, "no boot events recorded for 90:2b:34:14:f6:6a") {
 		t.Errorf("empty timeline: %q", got)
 	}

@@ -69,6 +69,10 @@ type Event struct {
 	Arch   string    `json:"arch"`  // e.g. bios, efi-x64, efi-arm64
 	Stage  string    `json:"stage"` // dhcp, pxe, tftp, script, kernel, initrd, rootfs, ignition, booted, error, server
 	Detail string    `json:"detail"`
+	// Instance names the pixie instance that served this step (several
+	// may share one PostgreSQL store); empty for events from before
+	// instances were recorded.
+	Instance string `json:"instance,omitempty"`
 }
 
 // BootSummary is one MAC's most recent boot activity: a row of "recently
