@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"errors"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -223,5 +225,36 @@ func TestCopyCoversEveryTable(t *testing.T) {
 	slices.Sort(listed)
 	if !slices.Equal(schema, listed) {
 		t.Errorf("schema tables %v, copyTables %v: add the new table to copyTables", schema, listed)
+	}
+}
+
+// TestPgDumpRestore follows docs/operations.md's PostgreSQL backup: a
+// pg_dump -Fc of a store that is open, restored with pg_restore into a new
+// database, serves the same data.
+func TestPgDumpRestore(t *testing.T) {
+	ctx := context.Background()
+	src := testBackends[1].open(t)
+	tok := fillForCopy(t, src)
+	dump := filepath.Join(t.TempDir(), "pixie.dump")
+	if out, err := exec.Command(testPG.Tool("pg_dump"), "-Fc", "-d", src.Location(), "-f", dump).CombinedOutput(); err != nil {
+		t.Fatalf("pg_dump: %v: %s", err, out)
+	}
+	restored := testPG.NewDatabase(t)
+	if out, err := exec.Command(testPG.Tool("pg_restore"), "--no-owner", "-d", restored, dump).CombinedOutput(); err != nil {
+		t.Fatalf("pg_restore: %v: %s", err, out)
+	}
+	dst, err := Open(ctx, restored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dst.Close()
+	if d := cmp.Diff(takeSnapshot(t, src), takeSnapshot(t, dst), cmpopts.EquateEmpty()); d != "" {
+		t.Errorf("restored store differs (-dumped +restored):\n%s", d)
+	}
+	if _, err := dst.CheckBootToken(ctx, tok, "52:54:00:00:00:31", time.Now()); err != nil {
+		t.Errorf("token after restore: %v", err)
+	}
+	if e, err := dst.AddEvent(ctx, events.Event{MAC: "52:54:00:00:00:31", Stage: events.StageBooted}); err != nil || e.ID <= 5 {
+		t.Errorf("event after restore: id %d, %v; want after the restored ones", e.ID, err)
 	}
 }

@@ -52,6 +52,7 @@ type Cluster struct {
 	once    sync.Once
 	err     error
 	dir     string
+	bin     string
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	admin   *sql.DB
@@ -101,6 +102,10 @@ func (c *Cluster) newDatabase(t testing.TB, owner string) string {
 	})
 	return c.userURL(owner, name)
 }
+
+// Tool is the path of one of the cluster's PostgreSQL programs (pg_dump,
+// pg_restore, psql); call it after NewDatabase.
+func (c *Cluster) Tool(name string) string { return filepath.Join(c.bin, name) }
 
 // URL is the postgres:// URL of database name in the cluster.
 func (c *Cluster) URL(name string) string { return c.userURL(superuser, name) }
@@ -191,6 +196,7 @@ func (c *Cluster) start() error {
 	if err != nil {
 		return err
 	}
+	c.bin = bin
 	removeStale()
 	// Short and in /tmp: a unix socket path is limited to ~107 bytes.
 	dir, err := os.MkdirTemp("", dirPrefix)
