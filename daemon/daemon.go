@@ -369,7 +369,12 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	g.Go(func() error { return binder.dhcpEvents.Run(gctx) })
 	ladderEvents, unsubscribe := hub.Subscribe(4096)
 	defer unsubscribe()
-	g.Go(func() error { ladder.Follow(gctx, ladderEvents); return nil })
+	// The ladder decides from what this instance's servers saw; steps
+	// other instances served (relayed for the live view) are not its.
+	ownEvents := make(chan events.Event, 4096)
+	g.Go(func() error { ownOnly(gctx, ladderEvents, ownEvents, st.Instance()); return nil })
+	g.Go(func() error { ladder.Follow(gctx, ownEvents); return nil })
+	g.Go(func() error { return relayOthers(gctx, st, hub, log) })
 	g.Go(func() error {
 		ladder.RunWriter(gctx, func(ctx context.Context, s dhcp.LadderStep) error {
 			return st.SetLoaderStep(ctx, s.MAC, string(s.Rung), s.Reason, s.At)

@@ -22,7 +22,8 @@ import (
 // TFTP of the first stage, the iPXE loop-break, its boot script and its
 // Ignition config. A machine and a profile set through instance A are what
 // instance B boots that machine with, and `pixie boots` and `pixie
-// timeline` on A show the steps B served, with B's name.
+// timeline` on A show the steps B served, with B's name, and A's live event
+// stream shows them as B serves them (LISTEN/NOTIFY).
 func TestTwoInstancesSharePostgres(t *testing.T) {
 	testnet.RequireRoot(t)
 	testnet.RequireTools(t, "dnsmasq")
@@ -67,7 +68,32 @@ func TestTwoInstancesSharePostgres(t *testing.T) {
 	}
 	clientA := newDHCPClient(t, a.LAN, nsA)
 	bootChain(t, a, nsA, clientA, "first-time")
+	// A's live stream (what `pixie boots --follow` and the tray read),
+	// opened before B serves anything: B's steps arrive on it.
+	stream, err := api.NewClient(a.Socket).Events(t.Context(), -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Close()
 	config := bootChain(t, b, nsB, clientB, "worker")
+	live := map[string]string{}
+	for timeout := time.After(15 * time.Second); live["ignition"] == ""; {
+		select {
+		case e, ok := <-stream.Events():
+			if !ok {
+				t.Fatalf("A's event stream ended: %v", stream.Err())
+			}
+			if e.MAC == macB {
+				live[e.Stage] = e.Instance
+			}
+			continue
+		case <-timeout:
+		}
+		break
+	}
+	if live["dhcp"] != "boot-b" || live["script"] != "boot-b" || live["ignition"] != "boot-b" {
+		t.Errorf("A's live stream during B's boot of %s: %v; want dhcp, script and ignition by boot-b", macB, live)
+	}
 	if !strings.Contains(config, "data:,shared-node") {
 		t.Errorf("instance B served %s a config without the hostname set through instance A:\n%s", macB, config)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/jackc/pgx/v5"
 	"regexp"
 	"strings"
 )
@@ -145,6 +146,9 @@ func postgresDDL(q string) string {
 type sqlDB struct {
 	*sql.DB
 	d *dialect
+	// pg is the PostgreSQL connection config (nil on SQLite), for the
+	// dedicated connection WatchEvents listens on.
+	pg *pgx.ConnConfig
 }
 
 func (db *sqlDB) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {

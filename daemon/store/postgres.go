@@ -75,7 +75,7 @@ func openPostgres(ctx context.Context, location, password string) (*sqlDB, strin
 		db.Close()
 		return nil, where, explainConnect(err, cfg, where)
 	}
-	return &sqlDB{DB: db, d: &postgresDialect}, where, nil
+	return &sqlDB{DB: db, d: &postgresDialect, pg: cfg}, where, nil
 }
 
 // explainConnect turns a failed first connection into what was tried, why

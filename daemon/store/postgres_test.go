@@ -3,12 +3,14 @@ package store
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/pixie-boot/pixie/daemon/events"
 	"github.com/pixie-boot/pixie/internal/pgtest"
 )
 
@@ -101,5 +103,59 @@ func TestPostgresPassword(t *testing.T) {
 	defer s.Close()
 	if _, err := s.PutMachine(ctx, Machine{MAC: "52:54:00:00:00:51"}); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestWatchEventsAcrossInstances: an instance watching the store hears of
+// the events another instance commits, once per transaction, and can read
+// them; on SQLite there is nothing to watch.
+func TestWatchEventsAcrossInstances(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if s := openTest(t); s.Watchable() || s.WatchEvents(ctx, nil, func() { t.Error("SQLite notified") }) != nil {
+		t.Errorf("SQLite store: watchable %v, want false and WatchEvents returning at once", s.Watchable())
+	}
+	loc := testPG.NewDatabase(t)
+	a, err := OpenWith(ctx, loc, Options{Instance: "boot-a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := OpenWith(ctx, loc, Options{Instance: "boot-b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	changed := make(chan struct{}, 16)
+	wctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- a.WatchEvents(wctx, slog.New(slog.DiscardHandler), func() { changed <- struct{}{} })
+	}()
+	wait := func(what string) {
+		t.Helper()
+		select {
+		case <-changed:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no notification %s", what)
+		}
+	}
+	wait("at connect")
+	if _, err := b.AddEvents(ctx, []events.Event{{MAC: "52:54:00:00:00:61", Stage: events.StageDHCP}, {MAC: "52:54:00:00:00:61", Stage: events.StagePXE}}); err != nil {
+		t.Fatal(err)
+	}
+	wait("after b's batch")
+	es, err := a.EventsSince(ctx, 0, 10)
+	if err != nil || len(es) != 2 || es[1].Instance != "boot-b" {
+		t.Errorf("a reads after the notification: %+v, %v", es, err)
+	}
+	select {
+	case <-changed:
+		t.Error("one transaction notified twice")
+	case <-time.After(300 * time.Millisecond):
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Errorf("WatchEvents after cancel = %v, want nil", err)
 	}
 }

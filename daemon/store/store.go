@@ -351,6 +351,17 @@ CREATE INDEX boot_tokens_mac ON boot_tokens(mac, id);
 	{sql: `
 ALTER TABLE events ADD COLUMN instance TEXT NOT NULL DEFAULT '';
 `},
+	// 9: PostgreSQL tells listening instances that events were added
+	// (WatchEvents); one notification per transaction, whatever it held.
+	// SQLite has one instance: nothing to tell.
+	{sql: `SELECT 1;`, postgres: `
+CREATE FUNCTION pixie_events_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM pg_notify('pixie_events', '');
+	RETURN NULL;
+END $$;
+CREATE TRIGGER events_notify AFTER INSERT ON events FOR EACH STATEMENT EXECUTE FUNCTION pixie_events_notify();
+`},
 }
 
 // seed is what a brand-new database starts with: the default profile, so a

@@ -230,6 +230,9 @@ func (c *Cluster) start() error {
 			return fail(err)
 		}
 	}
+	if err := os.WriteFile(filepath.Join(dir, "owner.pid"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		return fail(err)
+	}
 	logf, err := os.Create(filepath.Join(dir, "postgres.log"))
 	if err != nil {
 		return fail(err)
@@ -239,7 +242,11 @@ func (c *Cluster) start() error {
 	c.cmd = exec.Command(filepath.Join(bin, "postgres"), "-D", data, "-k", dir,
 		"-c", "listen_addresses=", "-c", "fsync=off", "-c", "synchronous_commit=off",
 		"-c", "full_page_writes=off", "-c", "max_connections=200")
-	c.cmd.SysProcAttr = sysProcAttr(cred)
+	// No Pdeathsig: it fires when the OS thread that started postgres
+	// exits, and tests that enter network namespaces end their locked
+	// threads. A test binary that dies leaves its owner file behind, and
+	// the next run stops that postgres (removeStale).
+	c.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	c.cmd.Stdout, c.cmd.Stderr = logf, logf
 	c.cmd.Dir = dir
 	if err := c.cmd.Start(); err != nil {
@@ -284,20 +291,51 @@ func (c *Cluster) start() error {
 	}
 }
 
-// removeStale deletes cluster directories of earlier runs whose postgres
-// is gone (a test binary killed before its cleanup).
+// removeStale stops and deletes the clusters of earlier test binaries
+// that died before their cleanup (their owner.pid names a process that is
+// gone).
 func removeStale() {
 	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), dirPrefix+"*"))
 	for _, d := range dirs {
-		pidFile, err := os.ReadFile(filepath.Join(d, "data", "postmaster.pid"))
-		if err == nil {
-			pid, _ := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(pidFile), "\n", 2)[0]))
-			if pid > 0 && syscall.Kill(pid, 0) == nil {
-				continue // still running: another test binary's
+		owner, err := os.ReadFile(filepath.Join(d, "owner.pid"))
+		if err != nil {
+			if fi, err := os.Stat(d); err != nil || time.Since(fi.ModTime()) < time.Hour {
+				continue // maybe one being set up right now
 			}
-		} else if fi, err := os.Stat(d); err != nil || time.Since(fi.ModTime()) < time.Hour {
-			continue // maybe one being set up right now
+		} else if pid, _ := strconv.Atoi(strings.TrimSpace(string(owner))); pid > 0 && alive(pid) {
+			continue // its test binary still runs
+		}
+		if pidFile, err := os.ReadFile(filepath.Join(d, "data", "postmaster.pid")); err == nil {
+			pid, _ := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(pidFile), "\n", 2)[0]))
+			if pid > 0 && isPostgres(pid) {
+				syscall.Kill(pid, syscall.SIGQUIT) // immediate shutdown
+				for i := 0; i < 50 && syscall.Kill(pid, 0) == nil; i++ {
+					time.Sleep(100 * time.Millisecond)
+				}
+			}
 		}
 		os.RemoveAll(d)
 	}
+}
+
+// alive reports a running process: a killed one its parent has not reaped
+// yet (a zombie) is not.
+func alive(pid int) bool {
+	if syscall.Kill(pid, 0) != nil {
+		return false
+	}
+	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return true // no /proc (macOS): trust kill
+	}
+	// "pid (comm) S ...": the state follows the last ')'.
+	i := strings.LastIndexByte(string(stat), ')')
+	return i < 0 || i+2 >= len(stat) || stat[i+2] != 'Z'
+}
+
+// isPostgres checks that pid is a postgres process before it is signalled:
+// a stale pid file's number may belong to another process by now.
+func isPostgres(pid int) bool {
+	comm, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "comm"))
+	return err == nil && strings.TrimSpace(string(comm)) == "postgres"
 }
