@@ -309,6 +309,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 			Address:   addr,
 			Ports:     api.Ports{DHCP: cfg.DHCPPort, PXE: cfg.PXEPort, TFTP: cfg.TFTPPort, HTTP: cfg.HTTPPort},
 			DataDir:   cfg.DataDir,
+			Store:     api.StoreStatus{Backend: st.Backend(), Location: st.Location(), Instance: st.Instance()},
 			Socket:    cfg.Socket,
 			Version:   cfg.Version,
 			StartedAt: started,

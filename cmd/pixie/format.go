@@ -150,13 +150,26 @@ func formatStatus(st api.Status, now time.Time) string {
 	if st.DHCP.Mode != "" { // a daemon from before DHCP modes says nothing
 		rows = append(rows, [2]string{"DHCP", formatDHCP(st.DHCP, st.Interface)})
 	}
-	return fields(append(rows,
+	rows = append(rows,
 		[2]string{"firmware", formatFirmware(st.Firmware)},
-		[2]string{"data dir", orDash(st.DataDir)},
+		[2]string{"data dir", orDash(st.DataDir)})
+	if st.Store.Backend != "" { // a daemon from before stores says nothing
+		rows = append(rows, [2]string{"store", formatStore(st.Store)})
+	}
+	return fields(append(rows,
 		[2]string{"socket", orDash(st.Socket)},
 		[2]string{"version", version},
 		[2]string{"counters", formatCounters(st.Counters)},
 	)...)
+}
+
+// formatStore names the database and this instance's name on its events.
+func formatStore(s api.StoreStatus) string {
+	out := s.Backend + " " + s.Location
+	if s.Instance != "" {
+		out += " (instance " + s.Instance + ")"
+	}
+	return out
 }
 
 // formatDHCPPath says how proxyDHCP hears and answers, and which DHCP

@@ -87,6 +87,13 @@ counters:   a=0  b=2  dhcp_not_pxe=12
 		t.Errorf("status (-want +got):\n%s", diff)
 	}
 
+	// A shared PostgreSQL store: status names it and this instance.
+	pg := st
+	pg.Store = api.StoreStatus{Backend: "postgres", Location: "postgres://pixie@db.lan/pixie", Instance: "rack-1"}
+	if got := formatStatus(pg, testNow); !strings.Contains(got, "data dir:   /var/lib/pixie\nstore:      postgres postgres://pixie@db.lan/pixie (instance rack-1)\nsocket:") {
+		t.Errorf("status with a PostgreSQL store:\n%s", got)
+	}
+
 	// Port 67 held by launchd (Internet Sharing): pixie answers over the
 	// link layer, and status says so with what it dropped.
 	ll := st

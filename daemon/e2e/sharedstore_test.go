@@ -34,6 +34,11 @@ func TestTwoInstancesSharePostgres(t *testing.T) {
 	a := startPixieLAN(t, pixieOptions{ServeArgs: []string{"--store", store, "--instance", "boot-a"}})
 	b := startPixieLAN(t, pixieOptions{ServeArgs: []string{"--store", store, "--instance", "boot-b"}})
 
+	for p, name := range map[*pixieLAN]string{a: "boot-a", b: "boot-b"} {
+		if st := p.Status(t).Store; st.Backend != "postgres" || st.Instance != name || strings.Contains(st.Location, "password") {
+			t.Errorf("status of %s names store %+v", name, st)
+		}
+	}
 	// Each instance has its own asset store: the profile's kernel is on
 	// both hosts, as images are files, not database rows.
 	for _, p := range []*pixieLAN{a, b} {
