@@ -53,6 +53,7 @@ type Cluster struct {
 	err     error
 	dir     string
 	bin     string
+	cred    *syscall.Credential
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	admin   *sql.DB
@@ -233,61 +234,100 @@ func (c *Cluster) start() error {
 	if err := os.WriteFile(filepath.Join(dir, "owner.pid"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
 		return fail(err)
 	}
-	logf, err := os.Create(filepath.Join(dir, "postgres.log"))
-	if err != nil {
-		return fail(err)
+	c.cred = cred
+	if err := c.run(); err != nil {
+		if c.cmd == nil {
+			return fail(err)
+		}
+		c.Stop()
+		return err
 	}
-	// No TCP listener at all: the socket in dir is the only way in.
-	// Durability is off: the cluster dies with the test.
-	c.cmd = exec.Command(filepath.Join(bin, "postgres"), "-D", data, "-k", dir,
-		"-c", "listen_addresses=", "-c", "fsync=off", "-c", "synchronous_commit=off",
-		"-c", "full_page_writes=off", "-c", "max_connections=200")
-	// No Pdeathsig: it fires when the OS thread that started postgres
-	// exits, and tests that enter network namespaces end their locked
-	// threads. A test binary that dies leaves its owner file behind, and
-	// the next run stops that postgres (removeStale).
-	c.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-	c.cmd.Stdout, c.cmd.Stderr = logf, logf
-	c.cmd.Dir = dir
-	if err := c.cmd.Start(); err != nil {
-		logf.Close()
-		return fail(fmt.Errorf("start postgres: %v", err))
-	}
-	c.exited = make(chan struct{})
-	go func() { c.cmd.Wait(); logf.Close(); close(c.exited) }()
 	admin, err := sql.Open("pgx", c.URL("postgres"))
 	if err != nil {
 		c.Stop()
 		return err
 	}
 	c.admin = admin
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// Password is our own constant: no quoting needed.
+	if _, err := admin.ExecContext(ctx, "CREATE ROLE "+PasswordUser+" LOGIN PASSWORD '"+Password+"'"); err != nil {
+		c.Stop()
+		return fmt.Errorf("create the password user: %v", err)
+	}
+	return nil
+}
+
+// run starts postgres on the cluster's data directory and waits until it
+// accepts connections.
+func (c *Cluster) run() error {
+	logf, err := os.OpenFile(filepath.Join(c.dir, "postgres.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	// No TCP listener at all: the socket in dir is the only way in.
+	// Durability is off: the cluster dies with the test.
+	cmd := exec.Command(filepath.Join(c.bin, "postgres"), "-D", filepath.Join(c.dir, "data"), "-k", c.dir,
+		"-c", "listen_addresses=", "-c", "fsync=off", "-c", "synchronous_commit=off",
+		"-c", "full_page_writes=off", "-c", "max_connections=200")
+	// No Pdeathsig: it fires when the OS thread that started postgres
+	// exits, and tests that enter network namespaces end their locked
+	// threads. A test binary that dies leaves its owner file behind, and
+	// the next run stops that postgres (removeStale).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Dir = c.dir
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("start postgres: %v", err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); logf.Close(); close(exited) }()
+	c.cmd, c.exited = cmd, exited
+	probe, err := sql.Open("pgx", c.URL("postgres"))
+	if err != nil {
+		return err
+	}
+	defer probe.Close()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		err = admin.PingContext(ctx)
+		err = probe.PingContext(ctx)
 		cancel()
 		if err == nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			// Password is our own constant: no quoting needed.
-			if _, err := admin.ExecContext(ctx, "CREATE ROLE "+PasswordUser+" LOGIN PASSWORD '"+Password+"'"); err != nil {
-				c.Stop()
-				return fmt.Errorf("create the password user: %v", err)
-			}
 			return nil
 		}
 		select {
-		case <-c.exited:
-			log, _ := os.ReadFile(filepath.Join(dir, "postgres.log"))
-			c.Stop()
+		case <-exited:
+			log, _ := os.ReadFile(filepath.Join(c.dir, "postgres.log"))
 			return fmt.Errorf("postgres exited at start: %s", log)
 		default:
 		}
 		if time.Now().After(deadline) {
-			c.Stop()
 			return fmt.Errorf("postgres did not accept connections within 30 s: %v", err)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Restart stops the server (fast shutdown: clients are disconnected) and
+// starts it again on the same data, as an administrator restarting
+// PostgreSQL would. Call it after NewDatabase.
+func (c *Cluster) Restart(t testing.TB) {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cmd == nil || c.stopped {
+		t.Fatal("pgtest: Restart of a cluster that is not running")
+	}
+	c.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-c.exited:
+	case <-time.After(20 * time.Second):
+		t.Fatal("pgtest: postgres did not stop within 20 s")
+	}
+	if err := c.run(); err != nil {
+		t.Fatalf("pgtest: start postgres again: %v", err)
 	}
 }
 
