@@ -47,18 +47,19 @@ func (c CopyStats) String() string {
 // PostgreSQL, back, or either to its own kind. dst must be empty (a new
 // database, or one holding only the seeded default profile) unless replace
 // is set; then what it held is replaced. It runs in one transaction on
-// dst: on any error dst is left as it was. src is read in one transaction,
-// so a copy of a store that is serving is consistent.
+// dst: on any error dst is left as it was. src is read in one snapshot
+// that does not hold back its writers, so a copy of a store that is
+// serving is consistent and the serving pixie is not slowed.
 func Copy(ctx context.Context, dst, src *Store, replace bool) (CopyStats, error) {
 	var stats CopyStats
 	if dst.location == src.location {
 		return stats, fmt.Errorf("%w: %s is both the source and the target of the copy", ErrInvalid, dst.location)
 	}
-	rtx, err := src.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: src.db.d == &postgresDialect, Isolation: srcIsolation(src)})
+	rtx, done, err := readSnapshot(ctx, src)
 	if err != nil {
 		return stats, fmt.Errorf("read %s: %w", src.location, err)
 	}
-	defer rtx.Rollback()
+	defer done()
 	wtx, err := dst.db.BeginTx(ctx, nil)
 	if err != nil {
 		return stats, fmt.Errorf("write %s: %w", dst.location, diskFull(err))
@@ -95,13 +96,38 @@ func Copy(ctx context.Context, dst, src *Store, replace bool) (CopyStats, error)
 	return stats, nil
 }
 
-// srcIsolation reads PostgreSQL in one snapshot; SQLite's transaction is
-// one already.
-func srcIsolation(s *Store) sql.IsolationLevel {
+// reader is what copyTable reads from: a transaction, or a connection
+// holding one open.
+type reader interface {
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+}
+
+// readSnapshot opens one consistent read of s without holding back its
+// writers. PostgreSQL: a read-only repeatable-read transaction. SQLite: a
+// deferred transaction on a connection of its own (the store's own
+// transactions take the write lock at BEGIN, which would make a serving
+// pixie's writes wait for the copy); in WAL mode its snapshot is taken at
+// the first read and kept to the end.
+func readSnapshot(ctx context.Context, s *Store) (reader, func(), error) {
 	if s.db.d == &postgresDialect {
-		return sql.LevelRepeatableRead
+		tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead})
+		if err != nil {
+			return nil, nil, err
+		}
+		return tx, func() { tx.Rollback() }, nil
 	}
-	return sql.LevelDefault
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := conn.ExecContext(ctx, "BEGIN DEFERRED"); err != nil {
+		conn.Close()
+		return nil, nil, err
+	}
+	return conn, func() {
+		conn.ExecContext(context.Background(), "ROLLBACK")
+		conn.Close()
+	}, nil
 }
 
 // holds says what a database holds beyond what a new one is seeded with
@@ -131,7 +157,7 @@ func holds(ctx context.Context, tx *sqlTx) (string, error) {
 // copyTable copies one table's rows, by column name (the two databases
 // are at the same schema version, but columns added by ALTER TABLE need
 // not be in the same order).
-func copyTable(ctx context.Context, dst, src *sqlTx, table string) (int64, error) {
+func copyTable(ctx context.Context, dst *sqlTx, src reader, table string) (int64, error) {
 	rows, err := src.QueryContext(ctx, `SELECT * FROM `+table)
 	if err != nil {
 		return 0, err
