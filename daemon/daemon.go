@@ -83,6 +83,16 @@ type Config struct {
 	// IgnitionTokenTTL is how long a per-boot token is valid (default 1h).
 	IgnitionTokenTTL time.Duration
 
+	// Store is where the database is: "" for pixie.db in DataDir, else a
+	// postgres:// URL (no password in it) or an SQLite file path.
+	// StorePassword is PostgreSQL's password, read by the caller from a
+	// file or the environment (never a flag).
+	Store         string
+	StorePassword string
+	// Instance is this instance's name, recorded on every boot event it
+	// writes (default: the host name).
+	Instance string
+
 	// EventsMax and EventsMaxAge, when not zero, replace the stored limits
 	// of the boot event table (newest kept).
 	EventsMax    int64
@@ -128,6 +138,26 @@ func (c *Config) fill() {
 	if !c.Supervised {
 		c.Supervised = UnderServiceManager(os.Getenv)
 	}
+	if c.Instance == "" {
+		c.Instance = DefaultInstance()
+	}
+}
+
+// storeLocation is the database Run opens.
+func (c *Config) storeLocation() string {
+	if c.Store != "" {
+		return c.Store
+	}
+	return filepath.Join(c.DataDir, "pixie.db")
+}
+
+// DefaultInstance is an instance's name when none is given: the host's
+// name, else "pixie".
+func DefaultInstance() string {
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "pixie"
 }
 
 // Run serves until ctx is cancelled or a server fails.
@@ -155,7 +185,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	if err := os.MkdirAll(filepath.Join(cfg.DataDir, "firmware"), 0o755); err != nil {
 		return fmt.Errorf("create data directory %s: %w", cfg.DataDir, err)
 	}
-	st, err := store.Open(ctx, filepath.Join(cfg.DataDir, "pixie.db"))
+	st, err := store.OpenWith(ctx, cfg.storeLocation(), store.Options{Password: cfg.StorePassword, Instance: cfg.Instance})
 	if err != nil {
 		return err
 	}
@@ -280,6 +310,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 			Address:   addr,
 			Ports:     api.Ports{DHCP: cfg.DHCPPort, PXE: cfg.PXEPort, TFTP: cfg.TFTPPort, HTTP: cfg.HTTPPort},
 			DataDir:   cfg.DataDir,
+			Store:     api.StoreStatus{Backend: st.Backend(), Location: st.Location(), Instance: st.Instance()},
 			Socket:    cfg.Socket,
 			Version:   cfg.Version,
 			StartedAt: started,
@@ -348,7 +379,12 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	g.Go(func() error { return binder.dhcpEvents.Run(gctx) })
 	ladderEvents, unsubscribe := hub.Subscribe(4096)
 	defer unsubscribe()
-	g.Go(func() error { ladder.Follow(gctx, ladderEvents); return nil })
+	// The ladder decides from what this instance's servers saw; steps
+	// other instances served (relayed for the live view) are not its.
+	ownEvents := make(chan events.Event, 4096)
+	g.Go(func() error { ownOnly(gctx, ladderEvents, ownEvents, st.Instance()); return nil })
+	g.Go(func() error { ladder.Follow(gctx, ownEvents); return nil })
+	g.Go(func() error { return relayOthers(gctx, st, hub, log) })
 	g.Go(func() error {
 		ladder.RunWriter(gctx, func(ctx context.Context, s dhcp.LadderStep) error {
 			return st.SetLoaderStep(ctx, s.MAC, string(s.Rung), s.Reason, s.At)
@@ -399,7 +435,13 @@ func printBanner(cfg Config, state netif.State, problem string, fw *firmware.Set
 			fmt.Fprintf(w, "  firmware   %s\n", r)
 		}
 	}
-	fmt.Fprintf(w, "  data       %s (database pixie.db, images in assets/)\n", cfg.DataDir)
+	if st := cfg.storeLocation(); store.IsPostgres(st) {
+		fmt.Fprintf(w, "  data       %s (images in assets/)   store  %s (instance %s)\n", cfg.DataDir, st, cfg.Instance)
+	} else if cfg.Store != "" {
+		fmt.Fprintf(w, "  data       %s (images in assets/)   database %s\n", cfg.DataDir, st)
+	} else {
+		fmt.Fprintf(w, "  data       %s (database pixie.db, images in assets/)\n", cfg.DataDir)
+	}
 	fmt.Fprintf(w, "  control    %s — try `pixie boots --follow`\n", cfg.Socket)
 	if paused {
 		fmt.Fprintf(w, "  PAUSED: PXE clients are not answered until `pixie resume`\n")

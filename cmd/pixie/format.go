@@ -150,13 +150,26 @@ func formatStatus(st api.Status, now time.Time) string {
 	if st.DHCP.Mode != "" { // a daemon from before DHCP modes says nothing
 		rows = append(rows, [2]string{"DHCP", formatDHCP(st.DHCP, st.Interface)})
 	}
-	return fields(append(rows,
+	rows = append(rows,
 		[2]string{"firmware", formatFirmware(st.Firmware)},
-		[2]string{"data dir", orDash(st.DataDir)},
+		[2]string{"data dir", orDash(st.DataDir)})
+	if st.Store.Backend != "" { // a daemon from before stores says nothing
+		rows = append(rows, [2]string{"store", formatStore(st.Store)})
+	}
+	return fields(append(rows,
 		[2]string{"socket", orDash(st.Socket)},
 		[2]string{"version", version},
 		[2]string{"counters", formatCounters(st.Counters)},
 	)...)
+}
+
+// formatStore names the database and this instance's name on its events.
+func formatStore(s api.StoreStatus) string {
+	out := s.Backend + " " + s.Location
+	if s.Instance != "" {
+		out += " (instance " + s.Instance + ")"
+	}
+	return out
 }
 
 // formatDHCPPath says how proxyDHCP hears and answers, and which DHCP
@@ -304,9 +317,21 @@ func formatTimeline(mac string, es []api.Event) string {
 	if len(es) == 0 {
 		return fmt.Sprintf("no boot events recorded for %s: is it set to PXE boot on this network? (`pixie boots` lists the MACs pixie saw)\n", mac)
 	}
+	// Which instance served each step matters only when several share the
+	// store: one instance's timeline looks as it always did.
+	instances := map[string]bool{}
+	for _, e := range es {
+		instances[e.Instance] = true
+	}
 	rows := make([][]string, len(es))
 	for i, e := range es {
 		rows[i] = []string{e.Time.Local().Format("2006-01-02 15:04:05"), e.Stage, orDash(e.IP), orDash(e.Arch), e.Detail}
+		if len(instances) > 1 {
+			rows[i] = append(rows[i][:2], append([]string{orDash(e.Instance)}, rows[i][2:]...)...)
+		}
+	}
+	if len(instances) > 1 {
+		return table([]string{"TIME", "STAGE", "INSTANCE", "IP", "ARCH", "DETAIL"}, rows)
 	}
 	return table([]string{"TIME", "STAGE", "IP", "ARCH", "DETAIL"}, rows)
 }

@@ -87,6 +87,13 @@ counters:   a=0  b=2  dhcp_not_pxe=12
 		t.Errorf("status (-want +got):\n%s", diff)
 	}
 
+	// A shared PostgreSQL store: status names it and this instance.
+	pg := st
+	pg.Store = api.StoreStatus{Backend: "postgres", Location: "postgres://pixie@db.lan/pixie", Instance: "rack-1"}
+	if got := formatStatus(pg, testNow); !strings.Contains(got, "data dir:   /var/lib/pixie\nstore:      postgres postgres://pixie@db.lan/pixie (instance rack-1)\nsocket:") {
+		t.Errorf("status with a PostgreSQL store:\n%s", got)
+	}
+
 	// Port 67 held by launchd (Internet Sharing): pixie answers over the
 	// link layer, and status says so with what it dropped.
 	ll := st
@@ -161,6 +168,16 @@ func TestFormatEventLineAndTimeline(t *testing.T) {
 	got := formatTimeline(e.MAC, []api.Event{e, {Time: testNow, Stage: "dhcp", Detail: "offer"}})
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("timeline (-want +got):\n%s", diff)
+	}
+	// Two instances served this boot: the timeline says which did what.
+	a, b := e, api.Event{Time: testNow, Stage: "script", Detail: "boot.ipxe", Instance: "boot-b"}
+	a.Instance = "boot-a"
+	want = `TIME                 STAGE   INSTANCE  IP        ARCH     DETAIL
+2025-03-14 15:09:26  tftp    boot-a    10.0.0.5  efi-x64  ipxe.efi
+2025-03-14 15:09:26  script  boot-b    -         -        boot.ipxe
+`
+	if diff := cmp.Diff(want, formatTimeline(e.MAC, []api.Event{a, b})); diff != "" {
+		t.Errorf("timeline of two instances (-want +got):\n%s", diff)
 	}
 	if got := formatTimeline(e.MAC, nil); !strings.HasPrefix(got, "no boot events recorded for 90:2b:34:14:f6:6a") {
 		t.Errorf("empty timeline: %q", got)

@@ -111,6 +111,7 @@ with ` + "`pixie machines set`" + `.`,
 		newRestartCmd(c),
 		newDoctorCmd(c),
 		newUICmd(c),
+		newStoreCmd(c),
 	)
 	return root
 }

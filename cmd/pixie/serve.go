@@ -88,6 +88,13 @@ ports. Stop it with Ctrl-C.`,
 			if err := dhcpFlags(cmd.Flags(), &s); err != nil {
 				return err
 			}
+			if err := checkInstance(s.Instance); err != nil {
+				return err
+			}
+			cfg.Store, cfg.Instance = s.Store, s.Instance
+			if cfg.StorePassword, err = storePassword(s, os.Getenv); err != nil {
+				return err
+			}
 			cfg.DHCP, cfg.DHCPRange, cfg.DHCPLeaseTime = s.DHCP, s.DHCPRange, s.DHCPLeaseTime
 			cfg.DHCPRouter, cfg.DHCPDNS, cfg.DHCPForce = s.DHCPRouter, s.DHCPDNS, s.DHCPForce
 			switch s.Loader {
@@ -189,6 +196,9 @@ func addServeFlags(f *pflag.FlagSet, s *service.Settings, eventsMaxAge *string) 
 	f.StringVar(&s.DHCPRouter, "dhcp-router", "", "full DHCP mode's default gateway option, `ADDR` (default: none, right for a point-to-point cable); stored, none clears")
 	f.StringVar(&s.DHCPDNS, "dhcp-dns", "", "full DHCP mode's DNS servers, `ADDR[,ADDR]` (default: none); stored, none clears")
 	f.StringVar(eventsMaxAge, "events-max-age", "", "drop boot events older than `AGE`, e.g. 30d or 72h (default: the stored setting, else 30d)")
+	f.StringVar(&s.Store, "store", "", "the database: a PostgreSQL `URL` shared by several instances (postgres://USER@HOST/DB, no password in it), or an SQLite file (default: pixie.db in the data directory)")
+	f.StringVar(&s.StorePasswordFile, "store-password-file", "", "read PostgreSQL's password from `FILE` (readable by root only) rather than from PIXIE_STORE_PASSWORD, PGPASSWORD or ~/.pgpass")
+	f.StringVar(&s.Instance, "instance", "", "this instance's `NAME`, recorded on every boot event it writes (default: the host name)")
 }
 
 // dhcpFlags reads --dhcp into s.DHCP: "full", "proxy" (--dhcp=false), or

@@ -93,6 +93,14 @@ service file under another directory (for building images and packages).`,
 					return err
 				}
 			}
+			// The password file is read now only to say early what is
+			// wrong with it; the service reads it at every start.
+			if err := checkInstance(s.Instance); err != nil {
+				return err
+			}
+			if _, err := storePassword(s, func(string) string { return "" }); err != nil {
+				return err
+			}
 			spec, err := s.Spec(runtime.GOOS, exe)
 			if err != nil {
 				return usageError(err)

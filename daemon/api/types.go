@@ -69,6 +69,10 @@ type Event struct {
 	Arch   string    `json:"arch"`  // e.g. bios, efi-x64, efi-arm64
 	Stage  string    `json:"stage"` // dhcp, pxe, tftp, script, kernel, initrd, rootfs, ignition, booted, error, server
 	Detail string    `json:"detail"`
+	// Instance names the pixie instance that served this step (several
+	// may share one PostgreSQL store); empty for events from before
+	// instances were recorded.
+	Instance string `json:"instance,omitempty"`
 }
 
 // BootSummary is one MAC's most recent boot activity: a row of "recently
@@ -89,6 +93,13 @@ type BootSummary struct {
 	Address string `json:"address,omitempty"`
 }
 
+// StoreStatus names the daemon's database.
+type StoreStatus struct {
+	Backend  string `json:"backend"`
+	Location string `json:"location"`
+	Instance string `json:"instance,omitempty"`
+}
+
 // Status is the daemon's state as `pixie status` and the tray show it.
 type Status struct {
 	Serving bool `json:"serving"` // the boot servers are up
@@ -96,11 +107,15 @@ type Status struct {
 	// Problem says why the boot servers are not serving although the
 	// daemon runs (interface down, address gone, port taken), with what
 	// pixie is doing about it. Empty when all is well.
-	Problem   string            `json:"problem,omitempty"`
-	Interface string            `json:"interface"`
-	Address   string            `json:"address"`
-	Ports     Ports             `json:"ports"`
-	DataDir   string            `json:"data_dir"`
+	Problem   string `json:"problem,omitempty"`
+	Interface string `json:"interface"`
+	Address   string `json:"address"`
+	Ports     Ports  `json:"ports"`
+	DataDir   string `json:"data_dir"`
+	// Store is where the database is ("sqlite" or "postgres", and the
+	// file or URL, no password), Instance the name this daemon records
+	// on its boot events.
+	Store     StoreStatus       `json:"store,omitzero"`
 	Socket    string            `json:"socket"`
 	Version   string            `json:"version"`
 	StartedAt time.Time         `json:"started_at"`

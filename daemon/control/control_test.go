@@ -272,6 +272,11 @@ func TestBootsAndTimeline(t *testing.T) {
 	if last2, _ := c.Timeline(ctx, a, 2); len(last2) != 2 || last2[1].Stage != "script" {
 		t.Errorf("Timeline(limit 2) = %+v; want the newest two, oldest first", last2)
 	}
+	// A step served by another instance sharing the store says which.
+	env.hub.Record(ctx, events.Event{MAC: a, Stage: events.StageIgnition, Instance: "boot-b"})
+	if last, _ := c.Timeline(ctx, a, 1); len(last) != 1 || last[0].Instance != "boot-b" {
+		t.Errorf("timeline of a step another instance served = %+v; want instance boot-b", last)
+	}
 	if code, ae := env.raw(t, http.MethodGet, "/v1/boots?limit=lots", nil); code != http.StatusBadRequest || !strings.Contains(ae.Message, "limit") {
 		t.Errorf("bad limit: %d %+v", code, ae)
 	}

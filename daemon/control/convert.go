@@ -44,7 +44,7 @@ func storeMachine(m api.Machine) store.Machine {
 func apiEvent(e events.Event) api.Event {
 	return api.Event{
 		ID: e.ID, Time: e.Time, MAC: e.MAC, IP: e.IP, Arch: e.Arch,
-		Stage: string(e.Stage), Detail: e.Detail,
+		Stage: string(e.Stage), Detail: e.Detail, Instance: e.Instance,
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/pixie-boot/pixie/daemon/api"
+	"github.com/pixie-boot/pixie/internal/pgtest"
 	"github.com/pixie-boot/pixie/internal/testnet"
 )
 
@@ -40,8 +41,13 @@ var build struct {
 	err  error
 }
 
+// testPG is the PostgreSQL cluster of the shared-store tests (socket only,
+// in a temporary directory the server namespaces reach as a file).
+var testPG pgtest.Cluster
+
 func TestMain(m *testing.M) {
 	code := m.Run()
+	testPG.Stop()
 	if build.dir != "" {
 		os.RemoveAll(build.dir)
 	}

@@ -41,6 +41,9 @@ type Event struct {
 	Arch   string    `json:"arch"` // e.g. "bios", "efi-x64", "efi-arm64"
 	Stage  Stage     `json:"stage"`
 	Detail string    `json:"detail"`
+	// Instance names the pixie instance that recorded the event (several
+	// may share one PostgreSQL store); the store fills it in.
+	Instance string `json:"instance,omitempty"`
 }
 
 // Sink persists events. The store implements it.
@@ -96,12 +99,10 @@ func (h *Hub) Record(ctx context.Context, e Event) {
 	h.recordBatch(ctx, es)
 }
 
-func (h *Hub) recordBatch(ctx context.Context, es []Event) {
-	if h.sink != nil {
-		if err := h.store(ctx, es); err != nil {
-			h.log.Warn("could not store boot events", "count", len(es), "mac", es[0].MAC, "stage", es[0].Stage, "err", err)
-		}
-	}
+// Publish delivers events that are stored already (another instance
+// sharing the store wrote them) to the live subscribers, without storing
+// them again.
+func (h *Hub) Publish(es ...Event) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for _, e := range es {
@@ -112,6 +113,15 @@ func (h *Hub) recordBatch(ctx context.Context, es []Event) {
 			}
 		}
 	}
+}
+
+func (h *Hub) recordBatch(ctx context.Context, es []Event) {
+	if h.sink != nil {
+		if err := h.store(ctx, es); err != nil {
+			h.log.Warn("could not store boot events", "count", len(es), "mac", es[0].MAC, "stage", es[0].Stage, "err", err)
+		}
+	}
+	h.Publish(es...)
 }
 
 // store writes es through the sink, setting their IDs in place.

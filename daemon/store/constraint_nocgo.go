@@ -2,11 +2,11 @@
 
 package store
 
-// isConstraint is never true without cgo: go-sqlite3 then has no driver
-// and Open fails first. This file keeps the package compiling (and vetted)
-// for cross-builds such as GOOS=darwin CGO_ENABLED=0.
-func isConstraint(error) bool { return false }
+// Without cgo go-sqlite3 has no driver (an SQLite Open fails first), so
+// only PostgreSQL's errors are looked at. This file keeps the package
+// compiling (and vetted) for cross-builds such as GOOS=darwin CGO_ENABLED=0.
+func isConstraint(err error) bool { return pgConstraint(err) }
 
 // isDiskFull has no SQLite error to look at without cgo; diskFull still
 // matches syscall.ENOSPC.
-func isDiskFull(error) bool { return false }
+func isDiskFull(err error) bool { return pgDiskFull(err) }

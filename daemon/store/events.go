@@ -20,14 +20,16 @@ func (s *Store) AddEvent(ctx context.Context, e events.Event) (events.Event, err
 	if e.Time.IsZero() {
 		e.Time = time.Now().UTC()
 	}
+	if e.Instance == "" {
+		e.Instance = s.instance
+	}
 	s.hotWrites.Lock()
 	defer s.hotWrites.Unlock()
-	res, err := s.db.ExecContext(ctx, `INSERT INTO events(time, mac, ip, arch, stage, detail) VALUES(?, ?, ?, ?, ?, ?)`,
-		e.Time.UnixNano(), e.MAC, e.IP, e.Arch, string(e.Stage), e.Detail)
+	err := s.db.QueryRowContext(ctx, `INSERT INTO events(time, mac, ip, arch, stage, detail, instance) VALUES(?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		e.Time.UnixNano(), e.MAC, e.IP, e.Arch, string(e.Stage), e.Detail, e.Instance).Scan(&e.ID)
 	if err != nil {
 		return e, diskFull(err)
 	}
-	e.ID, _ = res.LastInsertId()
 	if e.ID%s.trimEveryN == 0 {
 		if err := s.trimEvents(ctx, e.ID); err != nil {
 			return e, fmt.Errorf("trim old events: %w", err)
@@ -50,7 +52,7 @@ func (s *Store) AddEvents(ctx context.Context, es []events.Event) ([]events.Even
 		return es, err
 	}
 	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO events(time, mac, ip, arch, stage, detail) VALUES(?, ?, ?, ?, ?, ?)`)
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO events(time, mac, ip, arch, stage, detail, instance) VALUES(?, ?, ?, ?, ?, ?, ?) RETURNING id`)
 	if err != nil {
 		return es, err
 	}
@@ -60,11 +62,12 @@ func (s *Store) AddEvents(ctx context.Context, es []events.Event) ([]events.Even
 		if e.Time.IsZero() {
 			e.Time = time.Now().UTC()
 		}
-		res, err := stmt.ExecContext(ctx, e.Time.UnixNano(), e.MAC, e.IP, e.Arch, string(e.Stage), e.Detail)
-		if err != nil {
+		if e.Instance == "" {
+			e.Instance = s.instance
+		}
+		if err := stmt.QueryRowContext(ctx, e.Time.UnixNano(), e.MAC, e.IP, e.Arch, string(e.Stage), e.Detail, e.Instance).Scan(&e.ID); err != nil {
 			return es, diskFull(err)
 		}
-		e.ID, _ = res.LastInsertId()
 		out[i] = e
 	}
 	if err := tx.Commit(); err != nil {
@@ -151,7 +154,7 @@ func (s *Store) RecentBoots(ctx context.Context, limit int) ([]BootSummary, erro
 	}
 	def, _ := s.Setting(ctx, SettingDefaultProfile)
 	rows, err := s.db.QueryContext(ctx, `
-		SELECT e.id, e.time, e.mac, e.ip, e.arch, e.stage, e.detail, r.first,
+		SELECT e.id, e.time, e.mac, e.ip, e.arch, e.stage, e.detail, e.instance, r.first,
 		       m.mac IS NOT NULL, coalesce(m.profile, ''), coalesce(m.hostname, ''),
 		       coalesce(m.loader, 'auto'), coalesce(m.loader_step, ''),
 		       coalesce(nullif(m.ip, ''),
@@ -171,7 +174,7 @@ func (s *Store) RecentBoots(ctx context.Context, limit int) ([]BootSummary, erro
 		var b BootSummary
 		var t, first int64
 		var stage string
-		if err := rows.Scan(&b.Last.ID, &t, &b.Last.MAC, &b.Last.IP, &b.Last.Arch, &stage, &b.Last.Detail, &first,
+		if err := rows.Scan(&b.Last.ID, &t, &b.Last.MAC, &b.Last.IP, &b.Last.Arch, &stage, &b.Last.Detail, &b.Last.Instance, &first,
 			&b.Known, &b.Profile, &b.Hostname, &b.Loader, &b.LoaderStep, &b.Address); err != nil {
 			return nil, err
 		}
@@ -196,8 +199,8 @@ func (s *Store) Timeline(ctx context.Context, mac string, limit int) ([]events.E
 	if limit <= 0 || limit > 10000 {
 		limit = 200
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, time, mac, ip, arch, stage, detail FROM
-		(SELECT * FROM events WHERE mac = ? ORDER BY id DESC LIMIT ?) ORDER BY id`, norm, limit)
+	rows, err := s.db.QueryContext(ctx, `SELECT id, time, mac, ip, arch, stage, detail, instance FROM
+		(SELECT * FROM events WHERE mac = ? ORDER BY id DESC LIMIT ?) AS newest ORDER BY id`, norm, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -210,7 +213,7 @@ func (s *Store) EventsSince(ctx context.Context, after int64, limit int) ([]even
 	if limit <= 0 || limit > 10000 {
 		limit = 1000
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id, time, mac, ip, arch, stage, detail FROM events WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+	rows, err := s.db.QueryContext(ctx, `SELECT id, time, mac, ip, arch, stage, detail, instance FROM events WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, err
 	}
@@ -224,7 +227,7 @@ func scanEvents(rows *sql.Rows) ([]events.Event, error) {
 		var e events.Event
 		var t int64
 		var stage string
-		if err := rows.Scan(&e.ID, &t, &e.MAC, &e.IP, &e.Arch, &stage, &e.Detail); err != nil {
+		if err := rows.Scan(&e.ID, &t, &e.MAC, &e.IP, &e.Arch, &stage, &e.Detail, &e.Instance); err != nil {
 			return nil, err
 		}
 		e.Time = time.Unix(0, t).UTC()

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,8 +10,10 @@ import (
 
 // TestLeasesSurviveReopen: a restart hands each MAC the same address, so
 // the rows written before it must come back as they were.
-func TestLeasesSurviveReopen(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "pixie.db")
+func TestLeasesSurviveReopen(t *testing.T) { forEachBackend(t, testLeasesSurviveReopen) }
+
+func testLeasesSurviveReopen(t *testing.T, b backend) {
+	path := b.fresh(t)
 	ctx := context.Background()
 	s, err := Open(ctx, path)
 	if err != nil {
@@ -48,8 +49,10 @@ func TestLeasesSurviveReopen(t *testing.T) {
 	}
 }
 
-func TestPutLeaseRefusesBadInput(t *testing.T) {
-	s := openTest(t)
+func TestPutLeaseRefusesBadInput(t *testing.T) { forEachBackend(t, testPutLeaseRefusesBadInput) }
+
+func testPutLeaseRefusesBadInput(t *testing.T, b backend) {
+	s := b.open(t)
 	ctx := context.Background()
 	for _, l := range []Lease{
 		{IP: "fe80::1", State: "bound"},
@@ -65,8 +68,10 @@ func TestPutLeaseRefusesBadInput(t *testing.T) {
 	}
 }
 
-func TestMachineReservation(t *testing.T) {
-	s := openTest(t)
+func TestMachineReservation(t *testing.T) { forEachBackend(t, testMachineReservation) }
+
+func testMachineReservation(t *testing.T, b backend) {
+	s := b.open(t)
 	ctx := context.Background()
 	m, err := s.PutMachine(ctx, Machine{MAC: "52:54:00:00:00:01", IP: " 10.0.0.20/24", Gateway: "10.0.0.1", DNS: []string{"10.0.0.53", "1.1.1.1"}})
 	if err != nil {

@@ -8,7 +8,11 @@ import (
 )
 
 func TestLoaderStepSurvivesAndResets(t *testing.T) {
-	s := openTest(t)
+	forEachBackend(t, testLoaderStepSurvivesAndResets)
+}
+
+func testLoaderStepSurvivesAndResets(t *testing.T, b backend) {
+	s := b.open(t)
 	ctx := context.Background()
 	at := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
 
@@ -47,8 +51,10 @@ func TestLoaderStepSurvivesAndResets(t *testing.T) {
 	}
 }
 
-func TestLoaderValidation(t *testing.T) {
-	s := openTest(t)
+func TestLoaderValidation(t *testing.T) { forEachBackend(t, testLoaderValidation) }
+
+func testLoaderValidation(t *testing.T, b backend) {
+	s := b.open(t)
 	ctx := context.Background()
 	for _, m := range []Machine{
 		{MAC: "52:54:00:00:00:02", Loader: "pxelinux"},

@@ -183,9 +183,9 @@ func (s *Store) PutMachine(ctx context.Context, m Machine) (Machine, error) {
 		ON CONFLICT(mac) DO UPDATE SET profile = excluded.profile, hostname = excluded.hostname,
 			vars = excluded.vars, ignition = excluded.ignition, loader = excluded.loader,
 			ip = excluded.ip, ip_prefix = excluded.ip_prefix, gateway = excluded.gateway, dns = excluded.dns,
-			loader_step = CASE WHEN ? = '' THEN '' ELSE loader_step END,
-			loader_reason = CASE WHEN ? = '' THEN '' ELSE loader_reason END,
-			loader_step_at = CASE WHEN ? = '' THEN 0 ELSE loader_step_at END,
+			loader_step = CASE WHEN ? = '' THEN '' ELSE machines.loader_step END,
+			loader_reason = CASE WHEN ? = '' THEN '' ELSE machines.loader_reason END,
+			loader_step_at = CASE WHEN ? = '' THEN 0 ELSE machines.loader_step_at END,
 			updated_at = excluded.updated_at`,
 		m.MAC, profile, m.Hostname, string(vars), m.Ignition, m.Loader, ip, prefix, m.Gateway, strings.Join(m.DNS, ","),
 		now, now, m.LoaderStep, m.LoaderStep, m.LoaderStep)

@@ -11,8 +11,12 @@ import (
 // script are refused when the profile is saved, naming the offending word
 // and what to do, not only when a machine boots.
 func TestProfileArgsRefuseIPXESyntax(t *testing.T) {
+	forEachBackend(t, testProfileArgsRefuseIPXESyntax)
+}
+
+func testProfileArgsRefuseIPXESyntax(t *testing.T, b backend) {
 	ctx := context.Background()
-	s := openTest(t)
+	s := b.open(t)
 	def, err := s.DefaultProfile(ctx)
 	if err != nil {
 		t.Fatal(err)

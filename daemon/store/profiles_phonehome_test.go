@@ -22,13 +22,13 @@ func TestMigrationFromV2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	old := &Store{db: db}
-	tx, err := db.BeginTx(ctx, nil)
+	old := &Store{db: &sqlDB{DB: db, d: &sqliteDialect}}
+	tx, err := old.db.BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i, m := range migrations[:2] {
-		if _, err := tx.ExecContext(ctx, m); err != nil {
+		if _, err := tx.ExecContext(ctx, m.sql); err != nil {
 			t.Fatalf("migration %d: %v", i+1, err)
 		}
 		if i == 0 {
@@ -97,7 +97,11 @@ func TestMigrationFromV2(t *testing.T) {
 }
 
 func TestProfilePhoneHomeAndVarsValidation(t *testing.T) {
-	s := openTest(t)
+	forEachBackend(t, testProfilePhoneHomeAndVarsValidation)
+}
+
+func testProfilePhoneHomeAndVarsValidation(t *testing.T, b backend) {
+	s := b.open(t)
 	ctx := context.Background()
 	base := Profile{Name: "p", Kernel: "k"}
 	for _, tc := range []struct {

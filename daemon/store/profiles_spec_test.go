@@ -11,9 +11,11 @@ import (
 // Ignition spells it, round-trips, and a config that needs a newer spec
 // than the profile's OS reads is refused when it is stored, not when a
 // machine boots.
-func TestProfileIgnitionSpec(t *testing.T) {
+func TestProfileIgnitionSpec(t *testing.T) { forEachBackend(t, testProfileIgnitionSpec) }
+
+func testProfileIgnitionSpec(t *testing.T, b backend) {
 	ctx := context.Background()
-	s := openTest(t)
+	s := b.open(t)
 	base := Profile{Name: "deb", OS: "generic", Kernel: "k"}
 
 	for _, tc := range []struct {

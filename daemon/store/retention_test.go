@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -23,8 +22,10 @@ func eventRows(t *testing.T, s *Store) (n int64, oldest, newest time.Time) {
 	return n, oldest, newest
 }
 
-func TestEventRetentionByAge(t *testing.T) {
-	s := openTest(t)
+func TestEventRetentionByAge(t *testing.T) { forEachBackend(t, testEventRetentionByAge) }
+
+func testEventRetentionByAge(t *testing.T, b backend) {
+	s := b.open(t)
 	now := time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)
 	s.now = func() time.Time { return now }
 	s.eventsMaxAge, s.trimEveryN = 24*time.Hour, 10
@@ -57,7 +58,11 @@ func TestEventRetentionByAge(t *testing.T) {
 }
 
 func TestEventRetentionAppliedAtOpen(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "pixie.db")
+	forEachBackend(t, testEventRetentionAppliedAtOpen)
+}
+
+func testEventRetentionAppliedAtOpen(t *testing.T, b backend) {
+	path := b.fresh(t)
 	ctx := context.Background()
 	s, err := Open(ctx, path)
 	if err != nil {
@@ -104,7 +109,11 @@ func TestEventRetentionAppliedAtOpen(t *testing.T) {
 }
 
 func TestEventRetentionBadSettingsKeepDefaults(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "pixie.db")
+	forEachBackend(t, testEventRetentionBadSettingsKeepDefaults)
+}
+
+func testEventRetentionBadSettingsKeepDefaults(t *testing.T, b backend) {
+	path := b.fresh(t)
 	ctx := context.Background()
 	s, err := Open(ctx, path)
 	if err != nil {
@@ -148,7 +157,11 @@ func TestParseAge(t *testing.T) {
 }
 
 func TestSetEventRetentionPersistsAndTrims(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "pixie.db")
+	forEachBackend(t, testSetEventRetentionPersistsAndTrims)
+}
+
+func testSetEventRetentionPersistsAndTrims(t *testing.T, b backend) {
+	path := b.fresh(t)
 	ctx := context.Background()
 	s, err := Open(ctx, path)
 	if err != nil {

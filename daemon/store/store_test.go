@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,18 +10,12 @@ import (
 	"github.com/pixie-boot/pixie/daemon/events"
 )
 
-func openTest(t *testing.T) *Store {
-	t.Helper()
-	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "pixie.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
+func TestFreshDatabaseServesDefaultProfile(t *testing.T) {
+	forEachBackend(t, testFreshDatabaseServesDefaultProfile)
 }
 
-func TestFreshDatabaseServesDefaultProfile(t *testing.T) {
-	s := openTest(t)
+func testFreshDatabaseServesDefaultProfile(t *testing.T, b backend) {
+	s := b.open(t)
 	ctx := context.Background()
 	plan, err := s.PlanBoot(ctx, "52-54-00-12-34-56")
 	if err != nil {
@@ -37,6 +30,9 @@ func TestFreshDatabaseServesDefaultProfile(t *testing.T) {
 	if res, err := s.IntegrityCheck(ctx); err != nil || res != "ok" {
 		t.Errorf("integrity_check = %q, %v", res, err)
 	}
+	if b.name != "sqlite" {
+		return
+	}
 	var mode string
 	if err := s.db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
 		t.Errorf("journal_mode = %q, %v; want wal", mode, err)
@@ -47,8 +43,10 @@ func TestFreshDatabaseServesDefaultProfile(t *testing.T) {
 	}
 }
 
-func TestReopenKeepsDataAndSchema(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "pixie.db")
+func TestReopenKeepsDataAndSchema(t *testing.T) { forEachBackend(t, testReopenKeepsDataAndSchema) }
+
+func testReopenKeepsDataAndSchema(t *testing.T, b backend) {
+	path := b.fresh(t)
 	ctx := context.Background()
 	s, err := Open(ctx, path)
 	if err != nil {
@@ -73,8 +71,10 @@ func TestReopenKeepsDataAndSchema(t *testing.T) {
 	}
 }
 
-func TestProfileValidation(t *testing.T) {
-	s := openTest(t)
+func TestProfileValidation(t *testing.T) { forEachBackend(t, testProfileValidation) }
+
+func testProfileValidation(t *testing.T, b backend) {
+	s := b.open(t)
 	ctx := context.Background()
 	cases := []struct {
 		name string
@@ -103,8 +103,10 @@ func TestProfileValidation(t *testing.T) {
 	}
 }
 
-func TestProfileLifecycle(t *testing.T) {
-	s := openTest(t)
+func TestProfileLifecycle(t *testing.T) { forEachBackend(t, testProfileLifecycle) }
+
+func testProfileLifecycle(t *testing.T, b backend) {
+	s := b.open(t)
 	ctx := context.Background()
 	p := Profile{Name: "worker", Kernel: "debian/vmlinuz", Initrds: []string{"debian/initrd.img"}, Args: "ignition.config.url={{.IgnitionURL}}", Ignition: `{"ignition":{"version":"3.4.0"}}`}
 	if _, err := s.CreateProfile(ctx, p); err != nil {
@@ -146,7 +148,11 @@ func TestProfileLifecycle(t *testing.T) {
 }
 
 func TestMachineValidationLeavesDatabaseUnchanged(t *testing.T) {
-	s := openTest(t)
+	forEachBackend(t, testMachineValidationLeavesDatabaseUnchanged)
+}
+
+func testMachineValidationLeavesDatabaseUnchanged(t *testing.T, b backend) {
+	s := b.open(t)
 	ctx := context.Background()
 	bad := []Machine{
 		{MAC: "not-a-mac"},
@@ -164,8 +170,10 @@ func TestMachineValidationLeavesDatabaseUnchanged(t *testing.T) {
 	}
 }
 
-func TestRecentBootsAndTimeline(t *testing.T) {
-	s := openTest(t)
+func TestRecentBootsAndTimeline(t *testing.T) { forEachBackend(t, testRecentBootsAndTimeline) }
+
+func testRecentBootsAndTimeline(t *testing.T, b backend) {
+	s := b.open(t)
 	ctx := context.Background()
 	add := func(mac string, st events.Stage) {
 		t.Helper()
@@ -201,8 +209,10 @@ func TestRecentBootsAndTimeline(t *testing.T) {
 	}
 }
 
-func TestEventRetentionKeepsNewest(t *testing.T) {
-	s := openTest(t)
+func TestEventRetentionKeepsNewest(t *testing.T) { forEachBackend(t, testEventRetentionKeepsNewest) }
+
+func testEventRetentionKeepsNewest(t *testing.T, b backend) {
+	s := b.open(t)
 	s.eventsMax, s.trimEveryN = 20, 10
 	ctx := context.Background()
 	for i := 0; i < 105; i++ {
@@ -221,8 +231,10 @@ func TestEventRetentionKeepsNewest(t *testing.T) {
 
 // A boot's address: the reservation wins, then a bound full-DHCP lease,
 // then the newest real address the machine's requests came from.
-func TestRecentBootsAddress(t *testing.T) {
-	s := openTest(t)
+func TestRecentBootsAddress(t *testing.T) { forEachBackend(t, testRecentBootsAddress) }
+
+func testRecentBootsAddress(t *testing.T, b backend) {
+	s := b.open(t)
 	ctx := context.Background()
 	add := func(mac, ip string, st events.Stage) {
 		t.Helper()

@@ -77,18 +77,19 @@ func (s *Store) IssueBootToken(ctx context.Context, mac string, ttl time.Duratio
 		return "", diskFull(err)
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `INSERT INTO boot_tokens(hash, mac, created_at, expires_at) VALUES(?, ?, ?, ?)`,
-		tokenHash(tok), norm, now.UnixNano(), now.Add(ttl).UnixNano())
+	var id int64
+	err = tx.QueryRowContext(ctx, `INSERT INTO boot_tokens(hash, mac, created_at, expires_at) VALUES(?, ?, ?, ?) RETURNING id`,
+		tokenHash(tok), norm, now.UnixNano(), now.Add(ttl).UnixNano()).Scan(&id)
 	if err != nil {
 		return "", diskFull(err)
 	}
-	// Rowids grow with every insert (SQLite gives max(rowid)+1), so rowid
-	// order is issue order, also when the clock steps back.
-	if _, err := tx.ExecContext(ctx, `DELETE FROM boot_tokens WHERE mac = ?1 AND rowid <=
-		(SELECT rowid FROM boot_tokens WHERE mac = ?1 ORDER BY rowid DESC LIMIT 1 OFFSET ?2)`, norm, tokensPerMAC); err != nil {
+	// IDs grow with every insert (AUTOINCREMENT, an identity column), so
+	// ID order is issue order, also when the clock steps back.
+	if _, err := tx.ExecContext(ctx, `DELETE FROM boot_tokens WHERE mac = ?1 AND id <=
+		(SELECT id FROM boot_tokens WHERE mac = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)`, norm, tokensPerMAC); err != nil {
 		return "", diskFull(err)
 	}
-	if id, err := res.LastInsertId(); err == nil && id%tokenTrimEvery == 0 {
+	if id%tokenTrimEvery == 0 {
 		if err := trimTokens(ctx, tx, now); err != nil {
 			return "", diskFull(fmt.Errorf("trim old boot tokens: %w", err))
 		}
@@ -102,7 +103,7 @@ func (s *Store) IssueBootToken(ctx context.Context, mac string, ttl time.Duratio
 // trimTokens deletes the rows kept past tokenKeep, then brings the table
 // down to tokensMax: oldest tokens of MACs without a machine record first,
 // then (only if still over) the oldest of any MAC.
-func trimTokens(ctx context.Context, tx *sql.Tx, now time.Time) error {
+func trimTokens(ctx context.Context, tx *sqlTx, now time.Time) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM boot_tokens WHERE expires_at < ?`, now.Add(-tokenKeep).UnixNano()); err != nil {
 		return err
 	}
@@ -113,8 +114,8 @@ func trimTokens(ctx context.Context, tx *sql.Tx, now time.Time) error {
 	if n <= tokensMax {
 		return nil
 	}
-	res, err := tx.ExecContext(ctx, `DELETE FROM boot_tokens WHERE rowid IN
-		(SELECT rowid FROM boot_tokens WHERE mac NOT IN (SELECT mac FROM machines) ORDER BY rowid LIMIT ?)`, n-tokensMax)
+	res, err := tx.ExecContext(ctx, `DELETE FROM boot_tokens WHERE id IN
+		(SELECT id FROM boot_tokens WHERE mac NOT IN (SELECT mac FROM machines) ORDER BY id LIMIT ?)`, n-tokensMax)
 	if err != nil {
 		return err
 	}
@@ -122,8 +123,8 @@ func trimTokens(ctx context.Context, tx *sql.Tx, now time.Time) error {
 	if n-gone <= tokensMax {
 		return nil
 	}
-	_, err = tx.ExecContext(ctx, `DELETE FROM boot_tokens WHERE rowid IN
-		(SELECT rowid FROM boot_tokens ORDER BY rowid LIMIT ?)`, n-gone-tokensMax)
+	_, err = tx.ExecContext(ctx, `DELETE FROM boot_tokens WHERE id IN
+		(SELECT id FROM boot_tokens ORDER BY id LIMIT ?)`, n-gone-tokensMax)
 	return err
 }
 

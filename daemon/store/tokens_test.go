@@ -4,15 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 )
 
-func TestBootTokens(t *testing.T) {
+func TestBootTokens(t *testing.T) { forEachBackend(t, testBootTokens) }
+
+func testBootTokens(t *testing.T, b backend) {
 	ctx := context.Background()
-	st, err := Open(ctx, filepath.Join(t.TempDir(), "pixie.db"))
+	st, err := Open(ctx, b.fresh(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,9 +51,11 @@ func TestBootTokens(t *testing.T) {
 	}
 }
 
-func TestProfileIgnitionValidated(t *testing.T) {
+func TestProfileIgnitionValidated(t *testing.T) { forEachBackend(t, testProfileIgnitionValidated) }
+
+func testProfileIgnitionValidated(t *testing.T, b backend) {
 	ctx := context.Background()
-	st, err := Open(ctx, filepath.Join(t.TempDir(), "pixie.db"))
+	st, err := Open(ctx, b.fresh(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,9 +98,11 @@ func tokenRows(t *testing.T, s *Store, mac string) int {
 	return n
 }
 
-func TestBootTokensPerMACCap(t *testing.T) {
+func TestBootTokensPerMACCap(t *testing.T) { forEachBackend(t, testBootTokensPerMACCap) }
+
+func testBootTokensPerMACCap(t *testing.T, b backend) {
 	ctx := context.Background()
-	st := openTest(t)
+	st := b.open(t)
 	const mac = "52:54:00:00:00:01"
 	var toks []string
 	for range tokensPerMAC + 3 {
@@ -133,12 +138,14 @@ func TestBootTokensPerMACCap(t *testing.T) {
 // TestBootTokensFlood issues tokens for 20,000 made-up MACs, as an HTTP
 // flood of /ipxe?mac=... requests would, and checks the table stays within
 // tokensMax and that machines pixie knows keep their tokens.
-func TestBootTokensFlood(t *testing.T) {
+func TestBootTokensFlood(t *testing.T) { forEachBackend(t, testBootTokensFlood) }
+
+func testBootTokensFlood(t *testing.T, b backend) {
 	if testing.Short() {
 		t.Skip("issues 20,000 tokens")
 	}
 	ctx := context.Background()
-	st := openTest(t)
+	st := b.open(t)
 	const known, unknown = "52:54:00:aa:00:01", "52:54:00:aa:00:02"
 	if _, err := st.PutMachine(ctx, Machine{MAC: known}); err != nil {
 		t.Fatal(err)
@@ -178,7 +185,7 @@ func TestBootTokensFlood(t *testing.T) {
 	}
 	// The newest flood tokens are the ones kept.
 	var oldestKept string
-	if err := st.db.QueryRow(`SELECT mac FROM boot_tokens WHERE mac != ? ORDER BY rowid LIMIT 1`, known).Scan(&oldestKept); err != nil {
+	if err := st.db.QueryRow(`SELECT mac FROM boot_tokens WHERE mac != ? ORDER BY id LIMIT 1`, known).Scan(&oldestKept); err != nil {
 		t.Fatal(err)
 	}
 	if want := fmt.Sprintf("02:00:00:%02x:%02x:%02x", (flood-tokensMax-tokenTrimEvery)>>16&0xff, (flood-tokensMax-tokenTrimEvery)>>8&0xff, (flood-tokensMax-tokenTrimEvery)&0xff); oldestKept < want {
@@ -188,9 +195,11 @@ func TestBootTokensFlood(t *testing.T) {
 
 // TestBootTokensWithinCapSurvive: a flood below tokensMax leaves every
 // other machine's token valid, known or not.
-func TestBootTokensWithinCapSurvive(t *testing.T) {
+func TestBootTokensWithinCapSurvive(t *testing.T) { forEachBackend(t, testBootTokensWithinCapSurvive) }
+
+func testBootTokensWithinCapSurvive(t *testing.T, b backend) {
 	ctx := context.Background()
-	st := openTest(t)
+	st := b.open(t)
 	const mac = "52:54:00:bb:00:01"
 	tok, err := st.IssueBootToken(ctx, mac, time.Hour)
 	if err != nil {
@@ -208,9 +217,11 @@ func TestBootTokensWithinCapSurvive(t *testing.T) {
 
 // TestBootTokensSweptAfterKeep: rows past tokenKeep are refused as unknown
 // even before a trim deletes them, and a trim deletes them.
-func TestBootTokensSweptAfterKeep(t *testing.T) {
+func TestBootTokensSweptAfterKeep(t *testing.T) { forEachBackend(t, testBootTokensSweptAfterKeep) }
+
+func testBootTokensSweptAfterKeep(t *testing.T, b backend) {
 	ctx := context.Background()
-	st := openTest(t)
+	st := b.open(t)
 	const mac = "52:54:00:cc:00:01"
 	tok, err := st.IssueBootToken(ctx, mac, time.Hour)
 	if err != nil {
@@ -223,7 +234,7 @@ func TestBootTokensSweptAfterKeep(t *testing.T) {
 	if _, err := st.CheckBootToken(ctx, tok, mac, later); !errors.Is(err, ErrTokenUnknown) {
 		t.Errorf("token past its keep = %v, want ErrTokenUnknown", err)
 	}
-	tx, err := st.db.Begin()
+	tx, err := st.db.BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

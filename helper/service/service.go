@@ -13,6 +13,7 @@ package service
 
 import (
 	"fmt"
+	"net/url"
 	"path"
 	"strconv"
 	"strings"
@@ -106,6 +107,15 @@ type Settings struct {
 	DHCPRouter    string
 	DHCPDNS       string
 	DHCPForce     bool
+	// Store mirrors --store: "" for the SQLite file in the data directory,
+	// else a postgres:// URL (never with a password in it: the service
+	// file and `ps` show it). StorePasswordFile mirrors
+	// --store-password-file, the file the password is read from.
+	Store             string
+	StorePasswordFile string
+	// Instance mirrors --instance: the name this instance records on its
+	// boot events ("": the host name).
+	Instance string
 }
 
 // Spec turns the settings into the service's command line for the
@@ -209,6 +219,9 @@ func (s Settings) Spec(goos, executable string) (Spec, error) {
 	}
 	str("dhcp-router", s.DHCPRouter, "")
 	str("dhcp-dns", s.DHCPDNS, "")
+	if err := storeArgs(s, &spec); err != nil {
+		return Spec{}, err
+	}
 	if s.DHCPForce {
 		spec.Args = append(spec.Args, "--force")
 	}
@@ -316,4 +329,33 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// storeArgs puts --store, --store-password-file and --instance on the
+// service's command line. The URL is checked for a password here too: the
+// service file is readable by every user.
+func storeArgs(s Settings, spec *Spec) error {
+	if s.Store != "" {
+		if u, err := url.Parse(s.Store); err == nil && u.Scheme != "" {
+			if _, has := u.User.Password(); has || u.Query().Has("password") {
+				return fmt.Errorf("--store: the URL carries a password, which every user could read in the service file: remove it and give --store-password-file FILE")
+			}
+		} else if !path.IsAbs(s.Store) {
+			return fmt.Errorf("--store %q: give a postgres:// URL or an absolute SQLite file path", s.Store)
+		}
+		spec.Args = append(spec.Args, "--store", s.Store)
+	}
+	if s.StorePasswordFile != "" {
+		if s.Store == "" {
+			return fmt.Errorf("--store-password-file needs --store postgres://...")
+		}
+		if !path.IsAbs(s.StorePasswordFile) {
+			return fmt.Errorf("--store-password-file %q: give an absolute path (the service does not start in this directory)", s.StorePasswordFile)
+		}
+		spec.Args = append(spec.Args, "--store-password-file", path.Clean(s.StorePasswordFile))
+	}
+	if s.Instance != "" {
+		spec.Args = append(spec.Args, "--instance", s.Instance)
+	}
+	return nil
 }

@@ -12,9 +12,11 @@ set -euo pipefail
 # the Ignition tests run as Fedora CoreOS's first boot does. podman and
 # runc build and run the container image from that root (no registry).
 # chromium, headless in a namespace of its own, drives the dashboard test.
+# postgresql: the store suite's PostgreSQL half runs its own throwaway
+# cluster from its binaries (the distribution's cluster is stopped).
 pkgs=(iproute2 qemu-system-x86 ovmf ipxe ipxe-qemu qemu-system-arm qemu-efi-aarch64 dnsmasq
       busybox-static tftp-hpa atftp curl cpio kmod linux-image-amd64 gcc dbus-daemon systemd xz-utils
-      debootstrap systemd-container ignition podman runc chromium)
+      debootstrap systemd-container ignition podman runc chromium postgresql)
 here="$(cd "$(dirname "$0")" && pwd)"
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
   # The arm64 boot's kernel, busybox and loaders come from Debian's arm64
@@ -63,4 +65,5 @@ echo "installing test dependencies: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+bash "$here/stop-distro-postgres.sh"
 echo "test dependencies installed"
